@@ -1,0 +1,51 @@
+"""pdeflow: Wasserstein gradient flows ∂t ρ = ∇·(ρ ∇ δE/δρ), solved three ways and cross-checked.
+
+    E[ρ] = ∫ U(ρ) + ∫ V ρ + ½ ∬ W(x − y) ρ(x) ρ(y)
+
+>>> import pdeflow as pf
+>>> grid = pf.Grid(bounds=[(-5.0, 5.0)], shape=200)
+>>> p = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5), D=1.0)
+>>> traj = pf.solve(p, t_end=0.1, snapshots=3, progress=False)
+>>> traj.status
+'finished'
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import kernels, problems
+from .energy import Entropy, FreeEnergy, Interaction, Potential, PowerLaw
+from .errors import PdeflowError, StorageError
+from .grid import Grid
+from .initial import box, from_function, gaussian, uniform, validate_density
+from .kernels import Gaussian, Newtonian, RadialKernel
+from .solvers import available_methods, solve
+from .storage import load
+from .trajectory import Trajectory
+
+__all__ = [
+    "Entropy",
+    "FreeEnergy",
+    "Gaussian",
+    "Grid",
+    "Interaction",
+    "Newtonian",
+    "PdeflowError",
+    "Potential",
+    "PowerLaw",
+    "RadialKernel",
+    "StorageError",
+    "Trajectory",
+    "__version__",
+    "available_methods",
+    "box",
+    "from_function",
+    "gaussian",
+    "kernels",
+    "load",
+    "problems",
+    "solve",
+    "uniform",
+    "validate_density",
+]

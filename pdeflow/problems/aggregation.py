@@ -1,0 +1,15 @@
+"""Aggregation–diffusion ``∂t ρ = ∇·(ρ∇(U'(ρ) + V + W*ρ))`` for any free energy."""
+
+from __future__ import annotations
+
+from ..energy import FreeEnergy
+from ..errors import PdeflowError
+from ..grid import Grid
+from .base import Problem
+
+
+def aggregation_diffusion(grid: Grid, rho0, energy: FreeEnergy, exact=None) -> Problem:
+    """The gradient flow of an arbitrary :class:`FreeEnergy`."""
+    if not isinstance(energy, FreeEnergy):
+        raise PdeflowError(f"energy must be a pdeflow.FreeEnergy, got {type(energy).__name__}")
+    return Problem("aggregation_diffusion", grid, rho0, energy, exact=exact)

@@ -1,0 +1,123 @@
+"""Solvers: each method turns a :class:`~pdeflow.problems.Problem` into a stepper; one driver
+runs them all. ``solve`` is the single entry point."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+
+from ..errors import PdeflowError
+from ..storage import RunWriter, check_writable
+from ..trajectory import Trajectory
+from . import driver
+
+_METHODS: dict = {}
+
+
+def register(name: str):
+    """Register a stepper factory ``factory(problem, **options) -> stepper`` under ``name``."""
+
+    def decorate(factory):
+        _METHODS[name] = factory
+        return factory
+
+    return decorate
+
+
+def available_methods() -> list[str]:
+    _load_all()
+    return sorted(_METHODS)
+
+
+def _load_all() -> None:
+    from . import fv  # noqa: F401
+
+    for optional in ("particles", "jko", "fem"):
+        try:
+            __import__(f"{__name__}.{optional}")
+        except ModuleNotFoundError as err:
+            if not err.name or not err.name.endswith(optional):
+                raise
+
+
+def solve(
+    problem,
+    t_end: float,
+    method: str = "fv",
+    snapshots: int | np.ndarray = 11,
+    store: str | os.PathLike | None = None,
+    name: str | None = None,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    **options,
+) -> Trajectory:
+    """Solve the gradient flow ``∂t ρ = ∇·(ρ ∇ δE/δρ)`` of ``problem`` on ``[0, t_end]``.
+
+    Parameters
+    ----------
+    problem : Problem
+        Free energy, grid and initial density (``pf.problems.*``).
+    t_end : float
+        Final time (> 0).
+    method : str
+        "fv" (finite volume), and, where installed, "particles", "jko", "fem".
+    snapshots : int or array
+        Number of equally spaced snapshot times including 0 and ``t_end``, or the times.
+    store : path, optional
+        HDF5 file; every snapshot is appended and flushed as it is computed.
+    name : str, optional
+        Group name in the file (default: the method name).
+    overwrite : bool
+        Replace an existing run of the same name in ``store``.
+    progress : bool, optional
+        Progress bar (shown by default for runs longer than a second).
+    **options
+        Method options (see each method's stepper, e.g. :class:`pdeflow.solvers.fv.FiniteVolume`).
+        Unknown options raise.
+
+    Returns
+    -------
+    Trajectory
+        Status "finished", or "blow-up" with ``meta["blowup_time"]``.
+    """
+    _load_all()
+    if method not in _METHODS:
+        raise PdeflowError(
+            f"unknown method '{method}'; available: {', '.join(sorted(_METHODS))}"
+        )
+    t_end = float(t_end)
+    if not np.isfinite(t_end) or t_end <= 0:
+        raise PdeflowError(f"t_end must be a positive number, got {t_end}")
+    times = _snapshot_times(snapshots, t_end)
+    name = name or method
+    if store is not None:
+        check_writable(store, name, overwrite)
+    stepper = _METHODS[method](problem, t_end=t_end, **options)
+    trajectory = Trajectory(method=method, grid=getattr(problem, "grid", None))
+    trajectory.meta["options"] = dict(getattr(stepper, "options", options))
+    trajectory.meta["problem"] = problem.describe()
+    writer = None
+    if store is not None:
+        writer = RunWriter(
+            store, name, method=method, grid=trajectory.grid, problem=problem.describe(),
+            options=trajectory.meta["options"], overwrite=overwrite,
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        return driver.run(stepper, trajectory, times, writer=writer, progress=progress)
+
+
+def _snapshot_times(snapshots, t_end: float) -> np.ndarray:
+    if np.ndim(snapshots) == 0:
+        n = int(snapshots)
+        if n < 2:
+            raise PdeflowError(f"snapshots must be >= 2 (initial and final), got {snapshots}")
+        return np.linspace(0.0, t_end, n)
+    times = np.asarray(snapshots, dtype=float)
+    if times.ndim != 1 or times[0] != 0 or np.any(np.diff(times) <= 0) or times[-1] > t_end:
+        raise PdeflowError(
+            "snapshot times must be increasing, start at 0 and end at or before t_end"
+        )
+    return times

@@ -1,0 +1,85 @@
+"""The time loop every method shares: snapshots, diagnostics, storage, progress and events.
+
+A method provides a *stepper*: an object with
+
+- ``t`` (current time), ``steps`` (steps taken so far);
+- ``advance(t_target)``: step until ``t == t_target`` exactly (raising :class:`BlowUp` when the
+  solution concentrates beyond the method's bound);
+- ``fields()``: the snapshot arrays (``{"density": ...}`` or ``{"position": ...}``);
+- ``diagnostics()``: per-snapshot scalars (mass, energy, ...);
+- ``static()`` (optional): per-run arrays such as particle weights;
+- ``summary()`` (optional): run attributes for the file (time-step statistics, ...).
+
+The driver records the initial state, advances to each snapshot time, streams each snapshot to
+the :class:`~pdeflow.storage.RunWriter` and the :class:`~pdeflow.trajectory.Trajectory`, and
+closes the run with its status: ``finished``, ``blow-up``, ``interrupted`` (Ctrl-C, re-raised
+after the file is closed) or ``failed``.
+"""
+
+from __future__ import annotations
+
+import time as _time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..trajectory import BLOW_UP, FAILED, FINISHED, INTERRUPTED, Trajectory
+
+
+class BlowUp(Exception):
+    """Raised by a stepper when the density concentrates (finite-time blow-up)."""
+
+    def __init__(self, t: float, reason: str):
+        super().__init__(reason)
+        self.t = t
+        self.reason = reason
+
+
+def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progress=None):
+    """Advance ``stepper`` through ``times`` (times[0] is the initial time), recording snapshots."""
+    start = _time.perf_counter()
+    t_end = float(times[-1])
+    show = progress if progress is not None else True
+    bar = tqdm(
+        total=t_end - float(times[0]), disable=not show, unit="t", leave=False,
+        bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}]",
+        mininterval=0.5, delay=1.0,
+    )
+    status = FAILED
+    try:
+        if writer is not None and hasattr(stepper, "static"):
+            for name, value in stepper.static().items():
+                writer.set_static(name, value)
+        _record(stepper, trajectory, writer)
+        for t in times[1:]:
+            stepper.advance(float(t))
+            bar.update(float(t) - bar.n)
+            _record(stepper, trajectory, writer)
+        status = FINISHED
+    except BlowUp as event:
+        status = BLOW_UP
+        trajectory.meta["blowup_time"] = event.t
+        trajectory.meta["blowup_reason"] = event.reason
+        _record(stepper, trajectory, writer)  # the concentrated state at the blow-up time
+    except KeyboardInterrupt:
+        status = INTERRUPTED
+        raise
+    finally:
+        bar.close()
+        trajectory.status = status
+        trajectory.meta["wall_time"] = _time.perf_counter() - start
+        trajectory.meta["steps"] = int(stepper.steps)
+        if hasattr(stepper, "summary"):
+            trajectory.meta.update(stepper.summary())
+        if writer is not None:
+            extra = {k: v for k, v in trajectory.meta.items() if k not in ("problem", "options")}
+            writer.close(status, **extra)
+    return trajectory
+
+
+def _record(stepper, trajectory: Trajectory, writer) -> None:
+    fields = stepper.fields()
+    diagnostics = stepper.diagnostics()
+    trajectory.append(stepper.t, fields, diagnostics)
+    if writer is not None:
+        writer.append(stepper.t, fields, diagnostics)

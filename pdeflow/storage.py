@@ -1,0 +1,309 @@
+"""HDF5 storage: one group per run, snapshots appended and flushed as they are computed.
+
+Layout (netCDF-compatible through HDF5 dimension scales, so ``xarray.open_dataset(path,
+group="fv", engine="h5netcdf")`` names the dimensions)::
+
+    /                       attrs: pdeflow_version, created, problem (JSON)
+    /<run>/time             (time,)            unlimited, dimension scale
+    /<run>/x, y, z          (x,), ...          cell centres, dimension scales (grid runs)
+    /<run>/density          (time, x, y, z)    one frame per chunk, gzip + shuffle
+    /<run>/position         (time, particle, dim)   particle runs
+    /<run>/weight           (particle,)
+    /<run>/mass, energy...  (time,)            diagnostics
+    /<run>                  attrs: method, options (JSON), status, wall_time, ...
+
+A sidecar ``<file>.xmf`` (XDMF) describes the 2D/3D grid runs for ParaView.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .errors import StorageError
+from .grid import Grid
+from .trajectory import RUNNING, Trajectory
+
+COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _json(obj) -> str:
+    return json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else repr(o))
+
+
+def check_writable(path: str | os.PathLike, group: str, overwrite: bool = False) -> None:
+    """Fail early, before any computing, if ``group`` cannot be written to ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        raise StorageError(f"output path {path} is a directory; give a file name such as run.h5")
+    if not path.parent.exists():
+        raise StorageError(f"output directory {path.parent} does not exist; create it first")
+    if not os.access(path.parent, os.W_OK):
+        raise StorageError(f"output directory {path.parent} is not writable")
+    if path.exists():
+        with _open(path, "r") as f:
+            if group in f and not overwrite:
+                raise StorageError(
+                    f"{path} already holds a run '{group}'; pass overwrite=True (--overwrite) "
+                    "or choose another file or run name"
+                )
+
+
+def _open(path: Path, mode: str) -> h5py.File:
+    try:
+        return h5py.File(path, mode)
+    except FileNotFoundError as err:
+        raise StorageError(f"{path} does not exist") from err
+    except (OSError, RuntimeError) as err:
+        reason = str(err).split("(")[0].strip()
+        raise StorageError(
+            f"{path} cannot be opened as HDF5 ({reason}); the file is corrupt, truncated, "
+            "locked by another process, or not an HDF5 file"
+        ) from err
+
+
+class RunWriter:
+    """Streams one run into a group of an HDF5 file.
+
+    The group is created at once with status ``running``; every :meth:`append` writes one
+    snapshot and flushes; :meth:`close` records the final status. A process that dies leaves
+    the finished frames and status ``running`` (read back as not finished).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        group: str,
+        *,
+        method: str,
+        grid: Grid | None,
+        problem: dict,
+        options: dict,
+        overwrite: bool = False,
+    ):
+        self.path = Path(path)
+        self.group_name = group
+        self.grid = grid
+        check_writable(self.path, group, overwrite)
+        self.file = _open(self.path, "a")
+        try:
+            if group in self.file:
+                del self.file[group]
+            root = self.file.attrs
+            root["pdeflow_version"] = _version()
+            root["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            root["problem"] = _json(problem)
+            self.group = self.file.create_group(group)
+            self.group.attrs["method"] = method
+            self.group.attrs["options"] = _json(options)
+            self.group.attrs["status"] = RUNNING
+            self.group.attrs["problem"] = _json(problem)
+            self.time = self.group.create_dataset("time", (0,), maxshape=(None,), dtype="f8",
+                                                  chunks=(256,))
+            self.time.make_scale("time")
+            if grid is not None:
+                for name, centres in zip(grid.axis_names, grid.axes, strict=True):
+                    ds = self.group.create_dataset(name, data=centres)
+                    ds.make_scale(name)
+                self.group.attrs["bounds"] = np.asarray(grid.bounds)
+                self.group.attrs["periodic"] = np.asarray(grid.periodic, dtype=np.int8)
+            self.file.flush()
+        except BaseException:
+            self.file.close()
+            raise
+        self.n = 0
+
+    def _create_field(self, name: str, value: np.ndarray) -> h5py.Dataset:
+        g = self.group
+        if name == "density" and self.grid is not None and value.shape == self.grid.shape:
+            dims = self.grid.axis_names
+        elif name == "position":
+            n, d = value.shape
+            if "particle" not in g:
+                g.create_dataset("particle", data=np.arange(n)).make_scale("particle")
+            if "dim" not in g:
+                g.create_dataset("dim", data=np.arange(d)).make_scale("dim")
+            dims = ("particle", "dim")
+        else:
+            dims = []
+            for k, n in enumerate(value.shape):
+                dname = f"{name}_{k}"
+                g.create_dataset(dname, data=np.arange(n)).make_scale(dname)
+                dims.append(dname)
+        ds = g.create_dataset(
+            name, (0, *value.shape), maxshape=(None, *value.shape), dtype="f8",
+            chunks=(1, *value.shape), **COMPRESSION,
+        )
+        ds.dims[0].attach_scale(self.time)
+        for k, dname in enumerate(dims, start=1):
+            ds.dims[k].attach_scale(g[dname])
+        return ds
+
+    def set_static(self, name: str, value: np.ndarray) -> None:
+        """A per-run array that does not change with time (particle weights)."""
+        if name == "weight" and "particle" not in self.group:
+            self.group.create_dataset("particle", data=np.arange(len(value))).make_scale("particle")
+        ds = self.group.create_dataset(name, data=value)
+        if name == "weight":
+            ds.dims[0].attach_scale(self.group["particle"])
+
+    def append(self, t: float, fields: dict[str, np.ndarray], diagnostics: dict[str, float]):
+        """Write one snapshot and flush it to disk (frames first, the time last)."""
+        g, k = self.group, self.n
+        for name, value in fields.items():
+            ds = g[name] if name in g else self._create_field(name, np.asarray(value))
+            ds.resize(k + 1, axis=0)
+            ds[k] = value
+        for name, value in diagnostics.items():
+            if name not in g:
+                ds = g.create_dataset(name, (0,), maxshape=(None,), dtype="f8", chunks=(256,))
+                ds.dims[0].attach_scale(self.time)
+            ds = g[name]
+            ds.resize(k + 1, axis=0)
+            ds[k] = value
+        self.time.resize(k + 1, axis=0)
+        self.time[k] = t
+        self.n = k + 1
+        self.file.flush()
+        if self.grid is not None and self.grid.ndim >= 2 and "density" in fields:
+            write_xdmf(self.path, self.file)
+
+    def close(self, status: str, **attrs) -> None:
+        if not self.file.id.valid:
+            return
+        self.group.attrs["status"] = status
+        for key, value in attrs.items():
+            self.group.attrs[key] = value if np.isscalar(value) else _json(value)
+        self.file.flush()
+        self.file.close()
+
+
+def load(path: str | os.PathLike) -> dict[str, Trajectory]:
+    """Read every run of a pdeflow HDF5 file: ``{run name: Trajectory}``.
+
+    Raises
+    ------
+    StorageError
+        If the file is missing, not HDF5, corrupt, or not written by pdeflow.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StorageError(f"{path} does not exist")
+    runs = {}
+    with _open(path, "r") as f:
+        if "pdeflow_version" not in f.attrs:
+            raise StorageError(f"{path} is HDF5 but was not written by pdeflow (no pdeflow_version)")
+        for name, g in f.items():
+            if isinstance(g, h5py.Group) and "method" in g.attrs:
+                runs[name] = _read_run(g)
+    if not runs:
+        raise StorageError(f"{path} holds no pdeflow runs")
+    return runs
+
+
+def _read_run(g: h5py.Group) -> Trajectory:
+    attrs = dict(g.attrs)
+    n = g["time"].shape[0]
+    grid = None
+    if "bounds" in attrs:
+        shape = tuple(g[a].shape[0] for a in ("x", "y", "z") if a in g)
+        grid = Grid(attrs["bounds"].tolist(), shape, [bool(p) for p in attrs["periodic"]])
+    frames = {}
+    for name in ("density", "position"):
+        if name in g:
+            frames[name] = [g[name][k] for k in range(min(n, g[name].shape[0]))]
+    n = min([n] + [len(v) for v in frames.values()])
+    diagnostics = {}
+    skip = {"time", "density", "position", "weight", "x", "y", "z", "particle", "dim"}
+    for name, ds in g.items():
+        if name in skip or not isinstance(ds, h5py.Dataset) or ds.ndim != 1:
+            continue
+        if ds.dims[0] and ds.dims[0][0].name.endswith("/time"):
+            diagnostics[name] = ds[:n]
+    meta = {}
+    for key, value in attrs.items():
+        if key in ("method", "status", "bounds", "periodic"):
+            continue
+        if isinstance(value, str) and value[:1] in "{[":
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                pass
+        meta[key] = value
+    return Trajectory(
+        method=str(attrs["method"]),
+        grid=grid,
+        times=g["time"][:n],
+        frames={k: v[:n] for k, v in frames.items()},
+        diagnostics=diagnostics,
+        status=str(attrs.get("status", RUNNING)),
+        meta=meta,
+        weights=g["weight"][:] if "weight" in g else None,
+    )
+
+
+def write_xdmf(h5_path: Path, f: h5py.File) -> None:
+    """Write ``<file>.xmf`` describing every 2D/3D grid run of ``f`` as a time series.
+
+    The density is cell data on a CoRectMesh. XDMF lists axes slowest first, so ParaView's X
+    axis is pdeflow's last axis (y in 2D); Origin and spacing are given in the same order.
+    """
+    blocks = []
+    for name, g in f.items():
+        if not isinstance(g, h5py.Group) or "density" not in g or "bounds" not in g.attrs:
+            continue
+        dens = g["density"]
+        if dens.ndim < 3:
+            continue
+        n_frames = min(dens.shape[0], g["time"].shape[0])
+        shape = dens.shape[1:]
+        bounds = g.attrs["bounds"]
+        spacing = [(b[1] - b[0]) / n for b, n in zip(bounds, shape, strict=True)]
+        topo = "3DCoRectMesh" if len(shape) == 3 else "2DCoRectMesh"
+        geo = "ORIGIN_DXDYDZ" if len(shape) == 3 else "ORIGIN_DXDY"
+        points = " ".join(str(n + 1) for n in shape)
+        cells = " ".join(str(n) for n in shape)
+        origin = " ".join(repr(float(b[0])) for b in bounds)
+        steps = " ".join(repr(float(h)) for h in spacing)
+        times = g["time"][:n_frames]
+        grids = []
+        for k, t in enumerate(times):
+            start = " ".join(["0"] * (len(shape) + 1)).replace("0", str(k), 1)
+            grids.append(f"""      <Grid Name="{name}_{k}" GridType="Uniform">
+        <Time Value="{t!r}"/>
+        <Topology TopologyType="{topo}" Dimensions="{points}"/>
+        <Geometry GeometryType="{geo}">
+          <DataItem Dimensions="{len(shape)}" Format="XML">{origin}</DataItem>
+          <DataItem Dimensions="{len(shape)}" Format="XML">{steps}</DataItem>
+        </Geometry>
+        <Attribute Name="density" AttributeType="Scalar" Center="Cell">
+          <DataItem ItemType="HyperSlab" Dimensions="{cells}" Type="HyperSlab">
+            <DataItem Dimensions="3 {len(shape) + 1}" Format="XML">{start} {" ".join(["1"] * (len(shape) + 1))} 1 {cells}</DataItem>
+            <DataItem Dimensions="{n_frames} {cells}" Format="HDF">{h5_path.name}:/{name}/density</DataItem>
+          </DataItem>
+        </Attribute>
+      </Grid>""")
+        blocks.append(
+            f'    <Grid Name="{name}" GridType="Collection" CollectionType="Temporal">\n'
+            + "\n".join(grids) + "\n    </Grid>"
+        )
+    if not blocks:
+        return
+    text = (
+        '<?xml version="1.0" ?>\n<Xdmf Version="3.0">\n  <Domain>\n'
+        + "\n".join(blocks) + "\n  </Domain>\n</Xdmf>\n"
+    )
+    tmp = h5_path.with_suffix(".xmf.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, h5_path.with_suffix(".xmf"))
