@@ -62,7 +62,8 @@ def check_writable(path: str | os.PathLike, group: str, overwrite: bool = False)
 
 def _open(path: Path, mode: str) -> h5py.File:
     try:
-        return h5py.File(path, mode)
+        # readers do not take the HDF5 file lock, so a file still being written can be read
+        return h5py.File(path, mode, locking=False) if mode == "r" else h5py.File(path, mode)
     except FileNotFoundError as err:
         raise StorageError(f"{path} does not exist") from err
     except (OSError, RuntimeError) as err:
@@ -281,7 +282,7 @@ def write_xdmf(h5_path: Path, f: h5py.File) -> None:
         for k, t in enumerate(times):
             start = " ".join(["0"] * (len(shape) + 1)).replace("0", str(k), 1)
             grids.append(f"""      <Grid Name="{name}_{k}" GridType="Uniform">
-        <Time Value="{t!r}"/>
+        <Time Value="{float(t)!r}"/>
         <Topology TopologyType="{topo}" Dimensions="{points}"/>
         <Geometry GeometryType="{geo}">
           <DataItem Dimensions="{len(shape)}" Format="XML">{origin}</DataItem>

@@ -1,0 +1,138 @@
+"""HDF5 layout, xarray access, reading back, interrupted and killed runs, bad files."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+import pdeflow as pf
+from pdeflow.solvers.fv import FiniteVolume
+
+
+@pytest.fixture
+def ou2d():
+    grid = pf.Grid([(-5.0, 5.0), (-4.0, 4.0)], (40, 32))
+    return pf.problems.ornstein_uhlenbeck(grid, mean=(0.5, 0.0), cov=0.3)
+
+
+def test_file_layout_and_round_trip(tmp_path, ou2d):
+    path = tmp_path / "run.h5"
+    traj = pf.solve(ou2d, 0.5, snapshots=5, store=path, progress=False)
+    with h5py.File(path, "r") as f:
+        assert f.attrs["pdeflow_version"] == pf.__version__
+        g = f["fv"]
+        assert g.attrs["status"] == "finished"
+        assert g["density"].shape == (5, 40, 32)
+        assert g["density"].chunks == (1, 40, 32)
+        assert g["density"].compression == "gzip" and g["density"].shuffle
+        assert [d.label or d[0].name for d in g["density"].dims] == ["/fv/time", "/fv/x", "/fv/y"]
+    back = pf.load(path)["fv"]
+    assert back.status == "finished"
+    np.testing.assert_array_equal(back.times, traj.times)
+    np.testing.assert_array_equal(back.density(-1), traj.density(-1))
+    np.testing.assert_array_equal(back.energy, traj.energy)
+    assert back.grid == ou2d.grid
+    assert (tmp_path / "run.xmf").read_text().count("<Time ") == 5
+
+
+def test_xarray_opens_group_with_named_dimensions(tmp_path, ou2d):
+    xr = pytest.importorskip("xarray")
+    path = tmp_path / "run.h5"
+    pf.solve(ou2d, 0.2, snapshots=3, store=path, progress=False)
+    ds = xr.open_dataset(path, group="fv", engine="h5netcdf")
+    assert ds["density"].dims == ("time", "x", "y")
+    np.testing.assert_allclose(ds["x"].values, ou2d.grid.axes[0])
+    mass = ds["density"].sum(("x", "y")).values * ou2d.grid.cell_volume
+    np.testing.assert_allclose(mass, ds["mass"].values, rtol=1e-12)
+    ds.close()
+
+
+def test_two_runs_share_a_file_and_existing_run_is_protected(tmp_path, ou2d):
+    path = tmp_path / "run.h5"
+    pf.solve(ou2d, 0.1, snapshots=2, store=path, progress=False)
+    pf.solve(ou2d, 0.1, snapshots=2, store=path, name="implicit", scheme="implicit",
+             progress=False)
+    assert set(pf.load(path)) == {"fv", "implicit"}
+    with pytest.raises(pf.StorageError, match="already holds a run 'fv'"):
+        pf.solve(ou2d, 0.1, snapshots=2, store=path, progress=False)
+    pf.solve(ou2d, 0.1, snapshots=3, store=path, overwrite=True, progress=False)
+    assert len(pf.load(path)["fv"]) == 3
+
+
+def test_interrupted_run_keeps_finished_frames(tmp_path, ou2d, monkeypatch):
+    path = tmp_path / "run.h5"
+    original = FiniteVolume.advance
+    calls = []
+
+    def advance_then_interrupt(self, t_target):
+        calls.append(t_target)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        original(self, t_target)
+
+    monkeypatch.setattr(FiniteVolume, "advance", advance_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        pf.solve(ou2d, 1.0, snapshots=11, store=path, progress=False)
+    back = pf.load(path)["fv"]
+    assert back.status == "interrupted"
+    assert len(back) == 4  # t = 0 and three finished snapshots
+    np.testing.assert_allclose(back.times, [0.0, 0.1, 0.2, 0.3])
+    assert abs(back.mass[-1] - 1.0) < 1e-12
+
+
+def test_killed_process_leaves_readable_file(tmp_path):
+    path = tmp_path / "killed.h5"
+    script = textwrap.dedent(f"""
+        import pdeflow as pf
+        grid = pf.Grid([(-5.0, 5.0)] * 2, 96)
+        p = pf.problems.ornstein_uhlenbeck(grid, mean=0.5, cov=0.3)
+        pf.solve(p, 1000.0, snapshots=100001, store={str(path)!r}, progress=False)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.time() + 120
+        frames = 0
+        while time.time() < deadline and frames < 3:
+            time.sleep(0.5)
+            try:
+                frames = len(pf.load(path)["fv"])
+            except (pf.StorageError, KeyError):
+                frames = 0
+        assert frames >= 3, "the run never wrote three snapshots"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    back = pf.load(path)["fv"]
+    assert back.status == "running"  # never closed: not finished
+    assert len(back) >= 3
+    assert np.all(np.isfinite(back.density(-1)))
+    np.testing.assert_allclose(back.mass, 1.0, rtol=1e-12)
+
+
+def test_corrupt_and_foreign_files_raise_clear_errors(tmp_path):
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(os.urandom(4096))
+    with pytest.raises(pf.StorageError, match="cannot be opened as HDF5"):
+        pf.load(bad)
+    with pytest.raises(pf.StorageError, match="does not exist"):
+        pf.load(tmp_path / "missing.h5")
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["a"] = 1
+    with pytest.raises(pf.StorageError, match="not written by pdeflow"):
+        pf.load(foreign)
+
+
+def test_truncated_file_raises_clear_error(tmp_path, ou2d):
+    path = tmp_path / "run.h5"
+    pf.solve(ou2d, 0.1, snapshots=3, store=path, progress=False)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    with pytest.raises(pf.StorageError):
+        pf.load(path)

@@ -1,0 +1,80 @@
+"""Bad input raises a PdeflowError (a ValueError) that names the problem and the fix."""
+
+import numpy as np
+import pytest
+
+import pdeflow as pf
+
+
+@pytest.fixture
+def grid():
+    return pf.Grid([(-1.0, 1.0)], 10)
+
+
+def test_negative_density(grid):
+    rho = np.ones(10)
+    rho[3] = -1.2e-3
+    with pytest.raises(pf.PdeflowError, match=r"1 negative cells \(min -1.200e-03\).*>= 0"):
+        pf.problems.heat(grid, rho)
+
+
+def test_nan_density(grid):
+    rho = np.ones(10)
+    rho[0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        pf.problems.heat(grid, rho)
+
+
+def test_zero_mass(grid):
+    with pytest.raises(pf.PdeflowError, match="zero mass"):
+        pf.problems.heat(grid, np.zeros(10))
+
+
+def test_shape_mismatch(grid):
+    with pytest.raises(pf.PdeflowError, match=r"shape \(12,\) but the grid has shape \(10,\)"):
+        pf.problems.heat(grid, np.ones(12))
+
+
+def test_unknown_option_and_method(grid):
+    p = pf.problems.heat(grid, np.ones(10))
+    with pytest.raises(pf.PdeflowError, match=r"unknown fv option\(s\) \['cfll'\]"):
+        pf.solve(p, 0.1, cfll=0.5)
+    with pytest.raises(pf.PdeflowError, match="unknown method 'spectral'"):
+        pf.solve(p, 0.1, method="spectral")
+    with pytest.raises(pf.PdeflowError, match="scheme must be"):
+        pf.solve(p, 0.1, scheme="crank")
+    with pytest.raises(pf.PdeflowError, match="t_end must be a positive number"):
+        pf.solve(p, float("nan"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"bounds": [(1.0, -1.0)], "shape": 10}, "low < high"),
+        ({"bounds": [(0.0, 1.0)], "shape": (10, 10)}, "has 2 axes but bounds give 1"),
+        ({"bounds": [(0.0, 1.0)], "shape": 1}, "at least 2 cells"),
+        ({"bounds": "abc", "shape": 10}, "not numbers"),
+        ({"bounds": [(0, 1)] * 4, "shape": 4}, "1 to 3 pairs"),
+    ],
+)
+def test_bad_grids(kwargs, message):
+    with pytest.raises(pf.PdeflowError, match=message):
+        pf.Grid(**kwargs)
+
+
+def test_bad_energy_parameters():
+    with pytest.raises(pf.PdeflowError, match="m must be > 1"):
+        pf.PowerLaw(1.0)
+    with pytest.raises(pf.PdeflowError, match="D must be >= 0"):
+        pf.Entropy(-1.0)
+    with pytest.raises(pf.PdeflowError, match="at most one internal energy"):
+        pf.FreeEnergy(pf.Entropy(), pf.PowerLaw())
+
+
+def test_gaussian_helper_checks(grid):
+    with pytest.raises(pf.PdeflowError, match="positive definite"):
+        pf.gaussian(pf.Grid([(0, 1)] * 2, 4), cov=[[1.0, 2.0], [2.0, 1.0]])
+    with pytest.raises(pf.PdeflowError, match="mass must be a positive number"):
+        pf.gaussian(grid, mass=0.0)
+    mass = pf.Grid([(-3, 3)], 50).integrate(pf.gaussian(pf.Grid([(-3, 3)], 50), 0.0, 0.5, 2.5))
+    assert abs(mass - 2.5) < 1e-14
