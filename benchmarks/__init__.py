@@ -1,0 +1,1 @@
+"""pdeflow's performance suite: ``python -m benchmarks`` (see benchmarks/README.md)."""
