@@ -125,6 +125,39 @@ class RunWriter:
             raise
         self.n = 0
 
+    @classmethod
+    def reopen(cls, path: str | os.PathLike, group: str) -> RunWriter:
+        """Open an unfinished run to append snapshots after its last complete one (resume)."""
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        self.group_name = group
+        self.file = _open(self.path, "a")
+        if group not in self.file:
+            self.file.close()
+            raise StorageError(f"{path} has no run '{group}' to resume")
+        self.group = self.file[group]
+        self.time = self.group["time"]
+        self.grid = None
+        if "bounds" in self.group.attrs:
+            shape = tuple(self.group[a].shape[0] for a in ("x", "y", "z") if a in self.group)
+            self.grid = Grid(self.group.attrs["bounds"].tolist(), shape,
+                             [bool(p) for p in self.group.attrs["periodic"]])
+        self.n = _complete_frames(self.group)
+        self.checkpoint = None
+        if "checkpoint" in self.group.attrs:
+            self.checkpoint = json.loads(self.group.attrs["checkpoint"])
+            self.n = min(self.n, self.checkpoint["frame"] + 1)
+        self._truncate(self.n)
+        self.group.attrs["status"] = RUNNING
+        self.file.flush()
+        return self
+
+    def _truncate(self, n: int) -> None:
+        """Drop partial frames beyond the last complete snapshot (a write cut by a crash)."""
+        for ds in self.group.values():
+            if isinstance(ds, h5py.Dataset) and ds.maxshape[0] is None and ds.shape[0] > n:
+                ds.resize(n, axis=0)
+
     def _create_field(self, name: str, value: np.ndarray) -> h5py.Dataset:
         g = self.group
         if name == "density" and self.grid is not None and value.shape == self.grid.shape:
@@ -159,8 +192,15 @@ class RunWriter:
         if name == "weight":
             ds.dims[0].attach_scale(self.group["particle"])
 
-    def append(self, t: float, fields: dict[str, np.ndarray], diagnostics: dict[str, float]):
-        """Write one snapshot and flush it to disk (frames first, the time last)."""
+    def append(
+        self, t: float, fields: dict[str, np.ndarray], diagnostics: dict[str, float],
+        checkpoint: dict | None = None,
+    ):
+        """Write one snapshot and flush it to disk (frames first, the time last).
+
+        ``checkpoint`` (JSON-able: random-generator state, ...) is what a stepper needs besides
+        the frame to continue exactly; it is stored with the snapshot for ``resume``.
+        """
         g, k = self.group, self.n
         for name, value in fields.items():
             ds = g[name] if name in g else self._create_field(name, np.asarray(value))
@@ -175,6 +215,8 @@ class RunWriter:
             ds[k] = value
         self.time.resize(k + 1, axis=0)
         self.time[k] = t
+        if checkpoint is not None:  # after the time: a checkpoint never names an unwritten frame
+            self.group.attrs["checkpoint"] = _json({"frame": k, **checkpoint})
         self.n = k + 1
         self.file.flush()
         if self.grid is not None and self.grid.ndim >= 2 and "density" in fields:
@@ -213,9 +255,26 @@ def load(path: str | os.PathLike) -> dict[str, Trajectory]:
     return runs
 
 
+def _complete_frames(g: h5py.Group) -> int:
+    """Snapshots whose time, frame and diagnostics were all written (the time is written last)."""
+    n = g["time"].shape[0]
+    for ds in g.values():
+        if isinstance(ds, h5py.Dataset) and ds.maxshape and ds.maxshape[0] is None:
+            n = min(n, ds.shape[0])
+    return n
+
+
+def read_run(path: str | os.PathLike, group: str) -> Trajectory:
+    """One run of a pdeflow file (see :func:`load`)."""
+    with _open(Path(path), "r") as f:
+        if group not in f:
+            raise StorageError(f"{path} has no run '{group}'; it has {sorted(f)}")
+        return _read_run(f[group])
+
+
 def _read_run(g: h5py.Group) -> Trajectory:
     attrs = dict(g.attrs)
-    n = g["time"].shape[0]
+    n = _complete_frames(g)
     grid = None
     if "bounds" in attrs:
         shape = tuple(g[a].shape[0] for a in ("x", "y", "z") if a in g)

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import h5py
@@ -86,33 +85,56 @@ def test_interrupted_run_keeps_finished_frames(tmp_path, ou2d, monkeypatch):
     assert abs(back.mass[-1] - 1.0) < 1e-12
 
 
-def test_killed_process_leaves_readable_file(tmp_path):
-    path = tmp_path / "killed.h5"
-    script = textwrap.dedent(f"""
-        import pdeflow as pf
-        grid = pf.Grid([(-5.0, 5.0)] * 2, 96)
-        p = pf.problems.ornstein_uhlenbeck(grid, mean=0.5, cov=0.3)
-        pf.solve(p, 1000.0, snapshots=100001, store={str(path)!r}, progress=False)
-    """)
-    proc = subprocess.Popen([sys.executable, "-c", script])
+KILL_SCRIPT = """
+import sys
+import pdeflow as pf
+grid = pf.Grid([(-5.0, 5.0)] * 2, 160)
+p = pf.problems.ornstein_uhlenbeck(grid, mean=0.5, cov=0.3)
+pf.solve(p, 1.0, snapshots=41, store=sys.argv[1], progress=False, resume=True)
+"""
+
+
+def _kill_after_frames(path, min_frames, rng):
+    """Start (or resume) the run in a new process; SIGKILL it at a random moment once it has
+    written ``min_frames`` snapshots."""
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(path)])
     try:
         deadline = time.time() + 120
         frames = 0
-        while time.time() < deadline and frames < 3:
-            time.sleep(0.5)
+        while time.time() < deadline and frames < min_frames and proc.poll() is None:
+            time.sleep(0.05)
             try:
                 frames = len(pf.load(path)["fv"])
             except (pf.StorageError, KeyError):
                 frames = 0
-        assert frames >= 3, "the run never wrote three snapshots"
+        time.sleep(rng.uniform(0.0, 0.4))
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+    return frames
+
+
+def test_sigkilled_runs_keep_their_frames_and_resume_exactly(tmp_path):
+    rng = np.random.default_rng()
+    path = tmp_path / "killed.h5"
+    seen = []
+    for min_frames in (3, 12):  # kill, resume in a new process, kill again
+        assert _kill_after_frames(path, min_frames, rng) >= min_frames
+        back = pf.load(path)["fv"]
+        assert back.status == "running"  # never closed: not finished
+        assert len(back) >= min_frames
+        assert np.all(np.isfinite(back.density(-1)))
+        np.testing.assert_allclose(back.mass, 1.0, rtol=1e-12)
+        seen.append(len(back))
+    grid = pf.Grid([(-5.0, 5.0)] * 2, 160)
+    p = pf.problems.ornstein_uhlenbeck(grid, mean=0.5, cov=0.3)
+    finished = pf.solve(p, 1.0, snapshots=41, store=path, progress=False, resume=True)
+    assert finished.status == "finished" and len(finished) == 41
+    reference = pf.solve(p, 1.0, snapshots=41, progress=False)
     back = pf.load(path)["fv"]
-    assert back.status == "running"  # never closed: not finished
-    assert len(back) >= 3
-    assert np.all(np.isfinite(back.density(-1)))
-    np.testing.assert_allclose(back.mass, 1.0, rtol=1e-12)
+    for i in range(41):
+        np.testing.assert_allclose(back.density(i), reference.density(i), rtol=0, atol=1e-15)
+    assert seen[1] >= seen[0]
 
 
 def test_corrupt_and_foreign_files_raise_clear_errors(tmp_path):
@@ -136,3 +158,40 @@ def test_truncated_file_raises_clear_error(tmp_path, ou2d):
     path.write_bytes(data[: len(data) // 3])
     with pytest.raises(pf.StorageError):
         pf.load(path)
+
+
+@pytest.mark.parametrize("scheme", ["explicit", "implicit"])
+def test_resume_reproduces_uninterrupted_run(tmp_path, ou2d, monkeypatch, scheme):
+    reference = pf.solve(ou2d, 1.0, snapshots=11, progress=False, scheme=scheme)
+    path = tmp_path / "run.h5"
+    original = FiniteVolume.advance
+    calls = []
+
+    def advance_then_interrupt(self, t_target):
+        calls.append(t_target)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        original(self, t_target)
+
+    monkeypatch.setattr(FiniteVolume, "advance", advance_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        pf.solve(ou2d, 1.0, snapshots=11, store=path, progress=False, scheme=scheme)
+    monkeypatch.setattr(FiniteVolume, "advance", original)
+    assert len(pf.load(path)["fv"]) == 5
+    resumed = pf.solve(ou2d, 1.0, snapshots=11, store=path, progress=False, resume=True)
+    assert resumed.status == "finished" and len(resumed) == 11
+    back = pf.load(path)["fv"]
+    assert back.status == "finished" and len(back) == 11
+    for i in range(11):  # the same steps from the same stored state: equal to round-off
+        np.testing.assert_allclose(back.density(i), reference.density(i), rtol=0, atol=1e-15)
+    again = pf.solve(ou2d, 1.0, snapshots=11, store=path, progress=False, resume=True)
+    assert len(again) == 11  # a finished run is returned as it is
+
+
+def test_resume_rejects_other_snapshot_times(tmp_path, ou2d, monkeypatch):
+    path = tmp_path / "run.h5"
+    pf.solve(ou2d, 0.2, snapshots=3, store=path, progress=False)
+    with h5py.File(path, "a") as f:
+        f["fv"].attrs["status"] = "running"
+    with pytest.raises(pf.PdeflowError, match="not the first snapshot times"):
+        pf.solve(ou2d, 1.0, snapshots=4, store=path, progress=False, resume=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import PdeflowError
-from ..storage import RunWriter, check_writable
-from ..trajectory import Trajectory
+from ..storage import RunWriter, _read_run, check_writable, load
+from ..trajectory import BLOW_UP, FINISHED, INTERRUPTED, Trajectory
 from . import driver
 
 _METHODS: dict = {}
@@ -51,6 +52,7 @@ def solve(
     name: str | None = None,
     overwrite: bool = False,
     progress: bool | None = None,
+    resume: bool = False,
     **options,
 ) -> Trajectory:
     """Solve the gradient flow ``∂t ρ = ∇·(ρ ∇ δE/δρ)`` of ``problem`` on ``[0, t_end]``.
@@ -73,6 +75,10 @@ def solve(
         Replace an existing run of the same name in ``store``.
     progress : bool, optional
         Progress bar (shown by default for runs longer than a second).
+    resume : bool
+        Continue the run ``name`` in ``store`` from its last complete snapshot, with its stored
+        options (a finished run is returned as it is; a missing one is started). Deterministic
+        methods then produce the snapshots an uninterrupted run would have, to round-off.
     **options
         Method options (see each method's stepper, e.g. :class:`pdeflow.solvers.fv.FiniteVolume`).
         Unknown options raise.
@@ -92,6 +98,11 @@ def solve(
         raise PdeflowError(f"t_end must be a positive number, got {t_end}")
     times = _snapshot_times(snapshots, t_end)
     name = name or method
+    if resume:
+        if store is None:
+            raise PdeflowError("resume=True needs store=, the file of the run to continue")
+        if Path(store).exists() and name in load(store):
+            return _resume(problem, t_end, method, times, store, name, progress, options)
     if store is not None:
         check_writable(store, name, overwrite)
     stepper = _METHODS[method](problem, t_end=t_end, **options)
@@ -107,6 +118,50 @@ def solve(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         return driver.run(stepper, trajectory, times, writer=writer, progress=progress)
+
+
+def _resume(problem, t_end, method, times, store, name, progress, options) -> Trajectory:
+    writer = RunWriter.reopen(store, name)
+    try:
+        previous = _read_run(writer.group)
+        n = writer.n
+        if previous.method != method:
+            raise PdeflowError(f"run '{name}' in {store} is a {previous.method} run, not {method}")
+        if previous.status in (FINISHED, BLOW_UP):
+            writer.close(previous.status)
+            return previous
+        if n == 0:
+            raise PdeflowError(f"run '{name}' in {store} has no complete snapshot to resume from")
+        if len(times) < n or not np.allclose(times[:n], previous.times[:n], rtol=0, atol=1e-12):
+            raise PdeflowError(
+                f"run '{name}' in {store} has snapshots at {previous.times[:n].tolist()}, which are "
+                "not the first snapshot times of this call; pass the same t_end and snapshots"
+            )
+        stored = dict(previous.meta.get("options") or {})
+        if options and any(stored.get(k) != v for k, v in options.items()):
+            raise PdeflowError(
+                f"resume uses the stored options {stored}; got different ones {options}"
+            )
+        stepper = _METHODS[method](problem, t_end=t_end, **stored)
+        stepper.restore(
+            float(previous.times[n - 1]),
+            {key: frames[n - 1] for key, frames in previous.frames.items()},
+            writer.checkpoint,
+        )
+    except BaseException:
+        writer.close(INTERRUPTED)
+        raise
+    trajectory = Trajectory(
+        method=method, grid=previous.grid, times=previous.times[:n],
+        frames={k: list(v[:n]) for k, v in previous.frames.items()},
+        diagnostics={k: v[:n] for k, v in previous.diagnostics.items()},
+        meta={**previous.meta, "resumed_from": float(previous.times[n - 1])},
+        weights=previous.weights,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        return driver.run(stepper, trajectory, times[n - 1:], writer=writer, progress=progress,
+                          resumed=True)
 
 
 def _snapshot_times(snapshots, t_end: float) -> np.ndarray:

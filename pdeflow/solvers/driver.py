@@ -8,7 +8,11 @@ A method provides a *stepper*: an object with
 - ``fields()``: the snapshot arrays (``{"density": ...}`` or ``{"position": ...}``);
 - ``diagnostics()``: per-snapshot scalars (mass, energy, ...);
 - ``static()`` (optional): per-run arrays such as particle weights;
-- ``summary()`` (optional): run attributes for the file (time-step statistics, ...).
+- ``summary()`` (optional): run attributes for the file (time-step statistics, ...);
+- ``checkpoint()`` / ``restore(t, fields, checkpoint)`` (optional): the JSON-able state beyond
+  the frame (a random generator's state, ...) stored with every snapshot, and the inverse that
+  puts the stepper back at a stored snapshot, for ``resume``. Steppers without state beyond the
+  frame only need ``restore``.
 
 The driver records the initial state, advances to each snapshot time, streams each snapshot to
 the :class:`~pdeflow.storage.RunWriter` and the :class:`~pdeflow.trajectory.Trajectory`, and
@@ -35,8 +39,12 @@ class BlowUp(Exception):
         self.reason = reason
 
 
-def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progress=None):
-    """Advance ``stepper`` through ``times`` (times[0] is the initial time), recording snapshots."""
+def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progress=None,
+        resumed: bool = False):
+    """Advance ``stepper`` through ``times`` (times[0] is its current time), recording snapshots.
+
+    ``resumed``: the first time's snapshot is already in ``trajectory`` and the file.
+    """
     start = _time.perf_counter()
     t_end = float(times[-1])
     show = progress if progress is not None else True
@@ -47,10 +55,11 @@ def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progres
     )
     status = FAILED
     try:
-        if writer is not None and hasattr(stepper, "static"):
-            for name, value in stepper.static().items():
-                writer.set_static(name, value)
-        _record(stepper, trajectory, writer)
+        if not resumed:
+            if writer is not None and hasattr(stepper, "static"):
+                for name, value in stepper.static().items():
+                    writer.set_static(name, value)
+            _record(stepper, trajectory, writer)
         for t in times[1:]:
             stepper.advance(float(t))
             bar.update(float(t) - bar.n)
@@ -82,4 +91,5 @@ def _record(stepper, trajectory: Trajectory, writer) -> None:
     diagnostics = stepper.diagnostics()
     trajectory.append(stepper.t, fields, diagnostics)
     if writer is not None:
-        writer.append(stepper.t, fields, diagnostics)
+        checkpoint = stepper.checkpoint() if hasattr(stepper, "checkpoint") else None
+        writer.append(stepper.t, fields, diagnostics, checkpoint=checkpoint)

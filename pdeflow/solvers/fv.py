@@ -200,6 +200,12 @@ class FiniteVolume:
                 raise BlowUp(self.t, "time step collapsed while keeping the density positive")
             self.rhs(rho, k)
 
+    def restore(self, t: float, fields: dict, checkpoint: dict | None = None) -> None:
+        """Continue from a stored snapshot (the state is the density alone)."""
+        self.grid.check_shape(fields["density"], "stored density")
+        self.rho[...] = fields["density"]
+        self.t = t
+
     # -- output -------------------------------------------------------------------------------
     def fields(self) -> dict:
         return {"density": self.rho}
