@@ -1,0 +1,266 @@
+"""The ``pdeflow`` command: run presets or TOML specs, inspect, plot and compare HDF5 runs.
+
+::
+
+    pdeflow run PRESET|SPEC.toml [--out FILE] [--t-end T] [--cells N] [--methods fv,particles]
+                                 [--particles N] [--overwrite] [--no-plot] [--quiet]
+    pdeflow info FILE
+    pdeflow plot FILE [--out PNG]
+    pdeflow compare FILE [--out PNG]
+    pdeflow presets
+
+Every user error (bad arguments, unknown preset, bad spec, unreadable file, ...) prints one line
+``pdeflow: error: <message>`` to stderr and exits with status 2; Ctrl-C exits with status 130
+after saying which snapshots the output file keeps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .errors import PdeflowError
+
+EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+
+
+class _UsageError(Exception):
+    """A bad command line (raised instead of argparse's print-usage-and-exit)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``pdeflow`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            raise _UsageError("give a command: run, info, plot, compare or presets (see 'pdeflow --help')")
+        return args.handler(args) or 0
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        print("pdeflow: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `pdeflow info run.h5 | head`: the reader left, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (_UsageError, PdeflowError, ValueError, OSError) as err:
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"pdeflow: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="pdeflow", description="Wasserstein gradient flows: run, inspect, plot.")
+    parser.add_argument("--version", action="version", version=f"pdeflow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a preset or a TOML spec into an HDF5 file (and a PNG)")
+    run.add_argument("spec", metavar="PRESET|SPEC.toml")
+    run.add_argument("--out", type=Path, help="HDF5 output (default: <preset or spec stem>.h5)")
+    run.add_argument("--t-end", type=float, help="final time (overrides run.t_end)")
+    run.add_argument("--cells", type=int, help="cells per axis (overrides grid.cells)")
+    run.add_argument("--methods", help="comma-separated methods, e.g. fv,particles")
+    run.add_argument("--particles", type=int, metavar="N", help="n_particles of the particles method")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the unfinished runs of --out from their last snapshot")
+    run.add_argument("--no-plot", action="store_true", help="do not write <out stem>.png")
+    run.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    run.set_defaults(handler=_cmd_run)
+
+    info = sub.add_parser("info", help="describe the runs of an HDF5 file")
+    info.add_argument("file", type=Path)
+    info.set_defaults(handler=_cmd_info)
+
+    plot = sub.add_parser("plot", help="plot every run of an HDF5 file")
+    plot.add_argument("file", type=Path)
+    plot.add_argument("--out", type=Path, help="PNG output (default: <file stem>.png)")
+    plot.set_defaults(handler=_cmd_plot)
+
+    compare = sub.add_parser("compare", help="compare the runs of a file (and the exact solution)")
+    compare.add_argument("file", type=Path)
+    compare.add_argument("--out", type=Path, help="PNG output (default: <file stem>_compare.png)")
+    compare.set_defaults(handler=_cmd_compare)
+
+    presets = sub.add_parser("presets", help="list the preset problems")
+    presets.set_defaults(handler=_cmd_presets)
+    return parser
+
+
+# -- commands ----------------------------------------------------------------------------------
+def _cmd_run(args) -> int:
+    from .spec import apply_overrides, load_spec, run_spec
+
+    spec = load_spec(args.spec)
+    if args.t_end is not None or args.cells is not None:
+        spec = apply_overrides(spec, t_end=args.t_end, cells=args.cells)
+    methods = None
+    if args.methods is not None:
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        if not methods:
+            raise _UsageError(f"--methods {args.methods!r} names no method; e.g. --methods fv")
+    options = {}
+    if args.particles is not None:
+        if args.particles < 1:
+            raise _UsageError(f"--particles must be a positive integer, got {args.particles}")
+        if "particles" not in (methods or spec["run"]["methods"]):
+            raise _UsageError("--particles needs the particles method; add --methods fv,particles")
+        options["particles"] = {"n_particles": args.particles}
+    out = args.out if args.out is not None else Path(f"{Path(args.spec).stem}.h5")
+    png = out.with_suffix(".png")
+    _check(spec, methods, options)  # before any file is touched
+    if out.is_dir():
+        raise PdeflowError(f"--out {out} is a directory; give a file name such as run.h5")
+    if args.resume and args.overwrite:
+        raise _UsageError("--resume and --overwrite exclude each other")
+    if out.exists() and not args.resume:
+        if not args.overwrite:
+            raise PdeflowError(f"{out} exists; pass --overwrite to replace it, or --out another file")
+        out.unlink()
+        out.with_suffix(".xmf").unlink(missing_ok=True)
+    try:
+        runs = run_spec(spec, out, methods=methods, progress=False if args.quiet else None,
+                        method_options=options, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"pdeflow: run interrupted; {_kept(out)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not args.no_plot:
+        from .plot import plot_file
+
+        plot_file(out, png)
+    if not args.quiet:
+        for name, traj in runs.items():
+            print(_summary(name, traj))
+        print(f"wrote {out}" + ("" if args.no_plot else f" and {png}"))
+    return 0
+
+
+def _check(spec, methods, options) -> None:
+    """Validate what :func:`run_spec` would run, without touching any file."""
+    from .spec import validate_spec
+
+    spec = {**spec, **{m: {**spec.get(m, {}), **o} for m, o in options.items()}}
+    if methods is not None:
+        spec["run"] = {**spec["run"], "methods": methods}
+    validate_spec(spec)
+
+
+def _summary(name: str, traj) -> str:
+    status = "not finished" if traj.status == "running" else traj.status
+    if "blowup_time" in traj.meta:
+        status += f" at t={float(traj.meta['blowup_time']):.4g}"
+    parts = [f"{name:<10} {status:<22} {len(traj):>4} snapshots"]
+    mass = traj.diagnostics.get("mass")
+    if mass is not None and len(mass) and mass[0] != 0:
+        parts.append(f"mass drift {np.max(np.abs(mass - mass[0])) / abs(mass[0]):.1e}")
+    energy = traj.diagnostics.get("energy")
+    if energy is not None and len(energy):
+        parts.append(f"energy {energy[0]:.5g} -> {energy[-1]:.5g} ({energy[-1] - energy[0]:+.3g})")
+    parts.append(f"wall {traj.wall_time:.2f} s")
+    return "  ".join(parts)
+
+
+def _cmd_info(args) -> int:
+    from .storage import load
+
+    runs = load(args.file)
+    first = next(iter(runs.values()))
+    problem = first.meta.get("problem", {})
+    equation = problem.get("name", "?") if isinstance(problem, dict) else "?"
+    print(f"{args.file}: {len(runs)} run(s), equation {equation}")
+    for name, traj in runs.items():
+        status = "not finished" if traj.status == "running" else traj.status
+        if "blowup_time" in traj.meta:
+            status += f" at t={float(traj.meta['blowup_time']):.4g}"
+        print(f"[{name}] method {traj.method}, status {status}")
+        times = traj.times
+        span = f"t = {times[0]:.4g} .. {times[-1]:.4g}" if len(times) else "no times"
+        print(f"  snapshots {len(traj)} ({span}), wall time {traj.wall_time:.3g} s")
+        if traj.grid is not None:
+            g = traj.grid
+            walls = ["periodic" if p else "walls" for p in g.periodic]
+            bounds = " x ".join(f"[{a:g}, {b:g}]" for a, b in g.bounds)
+            print(f"  grid {' x '.join(map(str, g.shape))} cells on {bounds}, {', '.join(walls)}")
+        mass = traj.diagnostics.get("mass")
+        if mass is not None and len(mass) and mass[0] != 0:
+            print(f"  mass drift     {np.max(np.abs(mass - mass[0])) / abs(mass[0]):.2e} (relative)")
+        for key, values in traj.diagnostics.items():
+            if len(values):
+                print(f"  {key:<14} {np.min(values):.6g} .. {np.max(values):.6g}"
+                      f" (first {values[0]:.6g}, last {values[-1]:.6g})")
+    return 0
+
+
+def _cmd_plot(args) -> int:
+    from .plot import plot_file
+
+    out = args.out if args.out is not None else args.file.with_suffix(".png")
+    plot_file(args.file, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    try:
+        compare = importlib.import_module("pdeflow.compare").compare
+    except ModuleNotFoundError as err:
+        if err.name != "pdeflow.compare":
+            raise
+        raise PdeflowError(
+            "pdeflow compare needs the pdeflow.compare module, which this installation lacks"
+        ) from err
+    from .spec import exact_from_file
+    from .storage import load
+
+    runs = load(args.file)
+    exact = exact_from_file(args.file)
+    report = compare(*runs.values(), exact=exact)
+    print(str(report))
+    out = args.out if args.out is not None else args.file.with_name(f"{args.file.stem}_compare.png")
+    report.plot(out)
+    print(f"wrote {out}" + (" (against the exact solution)" if exact is not None else ""))
+    return 0
+
+
+def _cmd_presets(args) -> int:
+    from .presets import describe_presets
+
+    items = describe_presets()
+    width = max(len(name) for name, _ in items)
+    for name, description in items:
+        print(f"{name:<{width}}  {description}")
+    return 0
+
+
+def _kept(out: Path) -> str:
+    """What the output file keeps after an interrupted run, in words."""
+    if not Path(out).exists():
+        return f"no snapshots were written to {out}"
+    from .storage import load
+
+    try:
+        runs = load(out)
+    except PdeflowError:
+        return f"{out} holds no complete snapshot"
+    kept = []
+    for name, traj in runs.items():
+        end = f" up to t={traj.times[-1]:.4g}" if len(traj) else ""
+        kept.append(f"{name}: {len(traj)} snapshots{end} ({traj.status})")
+    return f"{out} keeps " + "; ".join(kept)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,438 @@
+"""Problem specs: a gradient-flow run described as plain data (a dict, or a TOML file).
+
+A spec names the equation, the grid, the initial density, the equation's parameters, the run
+(final time, snapshots, methods) and, optionally, one table of options per method::
+
+    equation = "keller_segel"   # heat | fokker_planck | ornstein_uhlenbeck | porous_medium | keller_segel
+    description = "..."         # optional, free text
+
+    [grid]
+    bounds = [[-8.0, 8.0], [-8.0, 8.0]]   # one [low, high] per axis (1 to 3 axes)
+    cells = 128                 # int (every axis) or a list, one per axis
+    periodic = false            # bool or a list, one per axis (default false: no-flux walls)
+
+    [initial]
+    kind = "gaussian"           # gaussian (mean, cov, mass) | uniform (mass) | box (low, high, mass)
+    mean = [0.0, 0.0]           #   | barenblatt (t0, mass; porous_medium only)
+    cov = 1.0                   # a variance, or a d×d matrix
+    mass = 15.0
+
+    [parameters]                # keywords of the pdeflow.problems function
+    chi = 1.0
+
+    [run]
+    t_end = 1.0
+    snapshots = 21              # default 11
+    methods = ["fv"]            # default ["fv"]
+
+    [fv]                        # passed to pdeflow.solve(..., **options) for method "fv"
+    scheme = "explicit"
+
+Parameters per equation: heat (D), fokker_planck (D, V), ornstein_uhlenbeck (D, gamma, center;
+Gaussian initial data), porous_medium (D, m, V), keller_segel (D, chi).
+
+A potential ``V`` is a string expression of the coordinates ``x``, ``y``, ``z`` (as many as the
+grid has axes), e.g. ``"0.5*(x**2 + y**2)"`` or ``"cos(pi*x)"``. It is evaluated with
+:func:`eval` in a namespace holding only the coordinates and the NumPy functions and constants
+of :data:`EXPRESSION_NAMES`, with no builtins; any other name, attribute access, lambda or
+comprehension is rejected when the spec is validated. Still, treat a spec from a stranger as code.
+
+>>> from pdeflow.spec import load_spec, build_problem
+>>> build_problem(load_spec("heat")).name
+'heat'
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import math
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .errors import PdeflowError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PARAMETERS = {
+    "heat": ("D",), "fokker_planck": ("D", "V"), "ornstein_uhlenbeck": ("D", "gamma", "center"),
+    "porous_medium": ("D", "m", "V"), "keller_segel": ("D", "chi"),
+}
+INITIAL = {
+    "gaussian": ("mean", "cov", "mass"), "uniform": ("mass",), "box": ("low", "high", "mass"),
+    "barenblatt": ("t0", "mass"),
+}
+DEFAULTS = {"mass": 1.0, "mean": 0.0, "cov": 1.0}  # of [initial]
+VALUES = {  # what each entry of [initial] and [parameters] must be
+    "D": "positive", "gamma": "positive", "mass": "positive", "t0": "positive", "chi": "number",
+    "m": "above 1", "mean": "vector", "low": "vector", "high": "vector", "center": "vector",
+    "cov": "covariance", "V": "expression",
+}
+FORBIDDEN_NODES = (ast.Attribute, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
+                   ast.GeneratorExp, ast.NamedExpr, ast.Starred)
+KNOWN_METHODS = ("fv", "particles", "jko", "fem")
+TABLES = {"grid": ("bounds", "cells", "periodic"), "run": ("t_end", "snapshots", "methods")}
+EXPRESSION_NAMES = {
+    name: getattr(np, name)
+    for name in (
+        "sin", "cos", "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "tanh",
+        "exp", "expm1", "log", "log1p", "log10", "sqrt", "cbrt", "abs", "sign", "minimum",
+        "maximum", "where", "hypot", "pi", "e", "heaviside", "floor", "ceil", "clip",
+    )
+}
+
+
+# -- loading -----------------------------------------------------------------------------------
+def load_spec(source) -> dict:
+    """A validated spec from a preset name, a path to a ``.toml`` file, or a dict.
+
+    Raises
+    ------
+    PdeflowError
+        Unknown preset (the message lists the known ones), missing file, TOML syntax error
+        (with its line), or any invalid entry (see :func:`validate_spec`).
+    """
+    from .presets import PRESETS, get_preset
+
+    if isinstance(source, dict):
+        return validate_spec(source)
+    if not isinstance(source, str | os.PathLike):
+        raise PdeflowError(f"a spec source is a preset name or a .toml path, got {source!r}")
+    path = Path(source)
+    name = str(source)
+    if path.suffix.lower() != ".toml" and not path.is_file():
+        spec = get_preset(name)  # raises, listing the presets, when unknown
+        return validate_spec(spec, source=f"preset '{name.replace('_', '-')}'")
+    if not path.is_file():
+        raise PdeflowError(
+            f"spec file {path} does not exist; give a .toml file or one of the presets "
+            f"{', '.join(PRESETS)}"
+        )
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise PdeflowError(f"{path}: invalid TOML: {err}") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise PdeflowError(f"{path} cannot be read: {err}") from err
+    return validate_spec(data, source=str(path))
+
+
+def apply_overrides(spec: dict, t_end: float | None = None, cells=None) -> dict:
+    """A validated copy of ``spec`` with ``run.t_end`` and/or ``grid.cells`` replaced."""
+    spec = copy.deepcopy(spec)
+    if t_end is not None:
+        spec.setdefault("run", {})["t_end"] = t_end
+    if cells is not None:
+        spec.setdefault("grid", {})["cells"] = cells
+    return validate_spec(spec, source="spec (with overrides)")
+
+
+# -- validation --------------------------------------------------------------------------------
+def validate_spec(spec: dict, source: str = "spec") -> dict:
+    """Check every entry of ``spec``; return a copy with the defaults filled in.
+
+    Each error names the entry (``grid.cells``), the value and what is expected.
+    """
+    if not isinstance(spec, dict):
+        raise PdeflowError(f"{source}: a spec is a table (dict), got {type(spec).__name__}")
+    check = _Checker(source)
+    spec = copy.deepcopy(spec)
+    from .solvers import available_methods
+
+    available = available_methods()
+    method_tables = set(KNOWN_METHODS) | set(available)
+    check.keys("the spec", spec, ("equation", "description", "grid", "initial", "parameters", "run",
+                                  *method_tables), required=("equation", "grid", "initial", "run"))
+    equation = spec["equation"]
+    if not isinstance(equation, str) or equation not in PARAMETERS:
+        check.fail(f"unknown equation {equation!r}; choose one of {', '.join(PARAMETERS)}")
+    if not isinstance(spec.get("description", ""), str):
+        check.fail("description must be a string")
+
+    grid = check.table(spec, "grid")
+    check.keys("[grid]", grid, TABLES["grid"], required=("bounds", "cells"))
+    ndim = check.bounds(grid["bounds"])
+    grid.setdefault("periodic", False)
+    for key, test, wanted in (("cells", lambda n: not isinstance(n, bool) and isinstance(n, int)
+                               and n >= 2, "an integer >= 2"),
+                              ("periodic", lambda p: isinstance(p, bool), "true or false")):
+        value = grid[key]
+        if isinstance(value, list):
+            check.length(f"grid.{key}", value, ndim)
+        if not all(test(v) for v in (value if isinstance(value, list) else [value])):
+            check.fail(f"grid.{key} must be {wanted} (or a list, one per axis), got {value!r}")
+
+    initial = check.table(spec, "initial")
+    kind = initial.get("kind")
+    if not isinstance(kind, str) or kind not in INITIAL:
+        check.fail(f"initial.kind {kind!r} is unknown; choose one of {', '.join(INITIAL)}")
+    check.keys(f"[initial] of kind {kind!r}", initial, ("kind", *INITIAL[kind]),
+               required=("low", "high", "t0"))
+    for key in INITIAL[kind]:
+        if key in DEFAULTS:
+            initial.setdefault(key, DEFAULTS[key])
+    if kind == "barenblatt" and equation != "porous_medium":
+        check.fail(f"initial.kind 'barenblatt' needs equation 'porous_medium', not {equation!r}")
+    if equation == "ornstein_uhlenbeck" and kind != "gaussian":
+        check.fail(f"ornstein_uhlenbeck starts from Gaussian data; set initial.kind = 'gaussian', "
+                   f"not {kind!r}")
+
+    parameters = check.table(spec, "parameters", default={})
+    check.keys(f"[parameters] of {equation}", parameters, PARAMETERS[equation],
+               required=("V",) if equation == "fokker_planck" else ())
+    for table, name in ((initial, "initial"), (parameters, "parameters")):
+        for key, value in table.items():
+            if key != "kind":
+                check.value(f"{name}.{key}", VALUES[key], value, ndim)
+
+    run = check.table(spec, "run")
+    check.keys("[run]", run, TABLES["run"], required=("t_end",))
+    check.value("run.t_end", "positive", run["t_end"], ndim)
+    run.setdefault("snapshots", 11)
+    if isinstance(run["snapshots"], bool) or not isinstance(run["snapshots"], int) or run["snapshots"] < 2:
+        check.fail(f"run.snapshots must be an integer >= 2, got {run['snapshots']!r}")
+    methods = run.setdefault("methods", ["fv"])
+    if isinstance(methods, str):
+        methods = run["methods"] = [methods]
+    if not isinstance(methods, list) or not methods or not all(isinstance(m, str) for m in methods):
+        check.fail(f"run.methods must be a non-empty list of method names, got {methods!r}")
+    for m in methods:
+        if m not in available:
+            check.fail(f"unknown or unavailable method {m!r} in run.methods; available: "
+                       f"{', '.join(available)}")
+    if len(set(methods)) != len(methods):
+        check.fail(f"run.methods lists a method twice: {methods}")
+    for m in sorted(method_tables & set(spec)):
+        check.options(m, check.table(spec, m))
+    return spec
+
+
+class _Checker:
+    """Type and range checks that raise one :class:`PdeflowError` naming the entry."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, message: str):
+        raise PdeflowError(f"{self.source}: {message}")
+
+    def keys(self, where: str, table: dict, allowed, required=()):
+        unknown = sorted(set(table) - set(allowed))
+        if unknown:
+            self.fail(f"unknown key(s) {unknown} in {where}; allowed: {', '.join(allowed)}")
+        missing = [k for k in required if k in allowed and k not in table]
+        if missing:
+            self.fail(f"{where} is missing {', '.join(missing)}")
+
+    def table(self, spec: dict, key: str, default=None) -> dict:
+        if default is not None:
+            spec.setdefault(key, default)
+        if not isinstance(spec[key], dict):
+            self.fail(f"'{key}' must be a table ([{key}]), got {spec[key]!r}")
+        return spec[key]
+
+    def value(self, where: str, what: str, value, ndim: int):
+        """``what``: "number", "positive", "above 1", "vector" (a number or one per axis),
+        "covariance" (a variance or an SPD matrix) or "expression" (see :func:`compile_expression`)."""
+        if what == "expression":
+            compile_expression(value, ndim, where=f"{self.source}: {where}")
+        elif isinstance(value, list) and what in ("vector", "covariance"):
+            rows = value if what == "covariance" else [value]
+            if what == "covariance" and not all(isinstance(r, list) for r in rows):
+                self.fail(f"{where} must be a variance or a {ndim}x{ndim} matrix, got {value!r}")
+            self.length(where, rows, ndim if what == "covariance" else 1)
+            for row in rows:
+                self.length(where, row, ndim)
+                for v in row:
+                    self.value(where, "number", v, ndim)
+            matrix = np.asarray(rows, dtype=float)
+            if what == "covariance" and (not np.allclose(matrix, matrix.T)
+                                         or np.any(np.linalg.eigvalsh(matrix) <= 0)):
+                self.fail(f"{where} {value!r} is not symmetric positive definite")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            self.fail(f"{where} must be a finite number, got {value!r}")
+        elif what in ("positive", "covariance") and not value > 0:
+            self.fail(f"{where} must be > 0, got {value!r}")
+        elif what == "above 1" and not value > 1:
+            self.fail(f"{where} must be > 1, got {value!r}")
+
+    def length(self, where, value: list, n: int):
+        if len(value) != n:
+            self.fail(f"{where} has {len(value)} entries but the grid has {n} axes: {value!r}")
+
+    def bounds(self, value) -> int:
+        pairs = [value] if isinstance(value, list) and len(value) == 2 and not any(
+            isinstance(v, list) for v in value) else value
+        if not isinstance(pairs, list) or not 1 <= len(pairs) <= 3 or not all(
+                isinstance(p, list) and len(p) == 2 for p in pairs):
+            self.fail(f"grid.bounds must be 1 to 3 pairs [low, high], got {value!r}")
+        for low, high in pairs:
+            self.value("grid.bounds", "number", low, 1)
+            self.value("grid.bounds", "number", high, 1)
+            if not low < high:
+                self.fail(f"grid.bounds needs low < high on every axis, got {value!r}")
+        return len(pairs)
+
+    def options(self, method: str, options: dict):
+        """Unknown option names, checked against the method's ``DEFAULTS`` where it has them."""
+        import importlib
+
+        try:
+            module = importlib.import_module(f"pdeflow.solvers.{method}")
+        except ImportError:
+            return
+        known = getattr(module, "DEFAULTS", None)
+        if isinstance(known, dict) and set(options) - set(known):
+            self.fail(f"unknown {method} option(s) {sorted(set(options) - set(known))} in "
+                      f"[{method}]; known: {', '.join(sorted(known))}")
+
+
+def compile_expression(text, ndim: int, where: str = "V") -> Callable:
+    """``f(x, y, ...)`` evaluating the expression ``text`` with NumPy (see the module docstring)."""
+    if not isinstance(text, str):
+        raise PdeflowError(f"{where} must be a string expression of x, y, z, got {text!r}")
+    coords = ("x", "y", "z")[:ndim]
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as err:
+        raise PdeflowError(f"{where}: {text!r} is not a valid expression ({err.msg})") from err
+    nodes = list(ast.walk(tree))
+    forbidden = sorted({type(n).__name__ for n in nodes if isinstance(n, FORBIDDEN_NODES)})
+    if forbidden:
+        raise PdeflowError(f"{where}: {text!r} uses {', '.join(forbidden)}; an expression may use "
+                           "numbers, arithmetic, comparisons and function calls only")
+    names = {n.id for n in nodes if isinstance(n, ast.Name)}
+    unknown = sorted(names - set(EXPRESSION_NAMES) - set(coords))
+    if unknown:
+        raise PdeflowError(
+            f"{where}: {text!r} uses unknown name(s) {unknown}; use the coordinates "
+            f"{', '.join(coords)} and numpy functions such as exp, sqrt, cos, pi"
+        )
+    code = compile(tree, "<V>", "eval")
+
+    def V(*x):
+        namespace = {"__builtins__": {}, **EXPRESSION_NAMES, **dict(zip(coords, x, strict=True))}
+        try:
+            value = eval(code, namespace)  # noqa: S307 - names checked above, no builtins
+        except Exception as err:
+            raise PdeflowError(f"{where}: evaluating {text!r} failed: {err}") from err
+        return np.broadcast_to(np.asarray(value, dtype=float), np.broadcast(*x).shape)
+
+    return V
+
+
+# -- building and running ------------------------------------------------------------------------
+def build_problem(spec: dict):
+    """The :class:`~pdeflow.problems.Problem` a (validated) spec describes.
+
+    The spec itself is kept in ``problem.parameters["spec"]``, so it is stored in the HDF5 file
+    (root attribute ``problem``) and :func:`exact_from_file` can rebuild the exact solution.
+    """
+    from . import initial as init
+    from . import problems
+    from .grid import Grid
+
+    spec = validate_spec(spec)
+    g, ini, par = spec["grid"], spec["initial"], dict(spec.get("parameters", {}))
+    grid = Grid(g["bounds"], g["cells"], g["periodic"])
+    equation, kind = spec["equation"], ini["kind"]
+    if "V" in par:
+        V = compile_expression(par["V"], grid.ndim, where="parameters.V")
+        grid.evaluate(V, f"potential V = {par['V']!r}")  # fails early on NaN / inf
+        par["V"] = V
+    if equation == "ornstein_uhlenbeck":
+        problem = problems.ornstein_uhlenbeck(grid, ini["mean"], ini["cov"], ini["mass"], **par)
+    elif kind == "barenblatt":
+        problem = problems.porous_medium(grid, None, t0=ini["t0"], mass=ini["mass"], **par)
+    else:
+        if kind == "gaussian":
+            rho0 = init.gaussian(grid, ini["mean"], ini["cov"], ini["mass"])
+        elif kind == "box":
+            rho0 = init.box(grid, ini["low"], ini["high"], ini["mass"])
+        else:
+            rho0 = init.uniform(grid, ini["mass"])
+        if equation == "heat" and kind == "gaussian":
+            par["exact_gaussian"] = (ini["mean"], ini["cov"], ini["mass"])
+        problem = getattr(problems, equation)(grid, rho0, **par)
+    problem.parameters["spec"] = spec
+    return problem
+
+
+def run_spec(
+    spec: dict,
+    out: str | os.PathLike,
+    methods: list[str] | None = None,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    method_options: dict[str, dict] | None = None,
+    resume: bool = False,
+) -> dict:
+    """Run every method of ``spec`` (or ``methods``) into the HDF5 file ``out``.
+
+    ``resume=True`` continues unfinished runs of ``out`` from their last complete snapshot
+    (finished runs are kept as they are).
+
+    Everything is checked before anything runs: the spec, the methods and their options
+    (``method_options[m]`` updates the spec's ``[m]`` table), and that ``out`` is writable.
+
+    Returns
+    -------
+    dict[str, Trajectory]
+        One trajectory per method, in run order.
+    """
+    from .solvers import solve
+    from .storage import check_writable
+
+    spec = copy.deepcopy(spec)
+    if methods is not None:
+        spec.setdefault("run", {})["methods"] = list(methods)
+    for m, options in (method_options or {}).items():
+        spec[m] = {**spec.get(m, {}), **options}
+    spec = validate_spec(spec)
+    methods = spec["run"]["methods"]
+    for m in set(method_options or {}) - set(methods):
+        raise PdeflowError(f"options were given for {m!r}, which is not among the methods {methods}")
+    if not resume:
+        for m in methods:
+            check_writable(out, m, overwrite)
+    problem = build_problem(spec)
+    return {
+        m: solve(
+            problem, spec["run"]["t_end"], method=m, snapshots=spec["run"]["snapshots"],
+            store=out, overwrite=overwrite, progress=progress, resume=resume, **spec.get(m, {}),
+        )
+        for m in methods
+    }
+
+
+def spec_from_file(path: str | os.PathLike) -> dict | None:
+    """The spec stored in a pdeflow HDF5 file (root ``problem`` → parameters → spec), or None."""
+    from .storage import _open
+
+    with _open(Path(path), "r") as f:
+        text = f.attrs.get("problem")
+    if text is None:
+        return None
+    try:
+        problem = json.loads(text)
+    except (TypeError, json.JSONDecodeError):
+        return None
+    spec = problem.get("parameters", {}).get("spec") if isinstance(problem, dict) else None
+    return spec if isinstance(spec, dict) else None
+
+
+def exact_from_file(path: str | os.PathLike) -> Callable | None:
+    """The exact solution ``t -> density`` of the problem stored in ``path``, when known."""
+    spec = spec_from_file(path)
+    if spec is None:
+        return None
+    return build_problem(validate_spec(spec, source=f"spec stored in {path}")).exact
