@@ -20,6 +20,7 @@ from .errors import PdeflowError, StorageError
 from .grid import Grid
 from .initial import box, from_function, gaussian, uniform, validate_density
 from .kernels import Gaussian, Newtonian, RadialKernel
+from .mesh import Mesh
 from .solvers import available_methods, solve
 from .storage import load
 from .trajectory import Trajectory
@@ -30,6 +31,7 @@ __all__ = [
     "Gaussian",
     "Grid",
     "Interaction",
+    "Mesh",
     "Newtonian",
     "PdeflowError",
     "Potential",

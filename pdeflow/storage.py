@@ -7,12 +7,14 @@ group="fv", engine="h5netcdf")`` names the dimensions)::
     /<run>/time             (time,)            unlimited, dimension scale
     /<run>/x, y, z          (x,), ...          cell centres, dimension scales (grid runs)
     /<run>/density          (time, x, y, z)    one frame per chunk, gzip + shuffle
+    /<run>/nodes, triangles (node, xy), (triangle, vertex)   mesh runs; density (time, node)
     /<run>/position         (time, particle, dim)   particle runs
     /<run>/weight           (particle,)
     /<run>/mass, energy...  (time,)            diagnostics
     /<run>                  attrs: method, options (JSON), status, wall_time, ...
 
-A sidecar ``<file>.xmf`` (XDMF) describes the 2D/3D grid runs for ParaView.
+A sidecar ``<file>.xmf`` (XDMF) describes the 2D/3D grid runs and the triangle-mesh runs for
+ParaView.
 """
 
 from __future__ import annotations
@@ -113,7 +115,9 @@ class RunWriter:
             self.time = self.group.create_dataset("time", (0,), maxshape=(None,), dtype="f8",
                                                   chunks=(256,))
             self.time.make_scale("time")
-            if grid is not None:
+            if _is_mesh(grid):
+                _write_mesh(self.group, grid)
+            elif grid is not None:
                 for name, centres in zip(grid.axis_names, grid.axes, strict=True):
                     ds = self.group.create_dataset(name, data=centres)
                     ds.make_scale(name)
@@ -161,7 +165,7 @@ class RunWriter:
     def _create_field(self, name: str, value: np.ndarray) -> h5py.Dataset:
         g = self.group
         if name == "density" and self.grid is not None and value.shape == self.grid.shape:
-            dims = self.grid.axis_names
+            dims = ("node",) if _is_mesh(self.grid) else self.grid.axis_names
         elif name == "position":
             n, d = value.shape
             if "particle" not in g:
@@ -279,6 +283,8 @@ def _read_run(g: h5py.Group) -> Trajectory:
     if "bounds" in attrs:
         shape = tuple(g[a].shape[0] for a in ("x", "y", "z") if a in g)
         grid = Grid(attrs["bounds"].tolist(), shape, [bool(p) for p in attrs["periodic"]])
+    elif "triangles" in g:
+        grid = _read_mesh(g)
     frames = {}
     for name in ("density", "position"):
         if name in g:
@@ -321,6 +327,9 @@ def write_xdmf(h5_path: Path, f: h5py.File) -> None:
     """
     blocks = []
     for name, g in f.items():
+        if isinstance(g, h5py.Group) and "density" in g and "triangles" in g:
+            blocks.append(_xdmf_mesh_block(h5_path, name, g))
+            continue
         if not isinstance(g, h5py.Group) or "density" not in g or "bounds" not in g.attrs:
             continue
         dens = g["density"]
@@ -367,3 +376,59 @@ def write_xdmf(h5_path: Path, f: h5py.File) -> None:
     tmp = h5_path.with_suffix(".xmf.tmp")
     tmp.write_text(text)
     os.replace(tmp, h5_path.with_suffix(".xmf"))
+
+
+# -- unstructured meshes (finite elements) ------------------------------------------------------
+# /<run>/nodes (node, xy), /<run>/triangles (triangle, vertex), /<run>/density (time, node); the
+# node, xy, triangle and vertex indices are dimension scales, so xarray names every dimension.
+
+
+def _is_mesh(grid) -> bool:
+    return grid is not None and hasattr(grid, "triangles") and hasattr(grid, "nodes")
+
+
+def _write_mesh(group: h5py.Group, mesh) -> None:
+    """Store the mesh a finite-element run lives on: node coordinates and triangles."""
+    for dim, n in (("node", mesh.size), ("xy", 2), ("triangle", mesh.n_triangles), ("vertex", 3)):
+        group.create_dataset(dim, data=np.arange(n)).make_scale(dim)
+    for name, data, dims in (("nodes", mesh.nodes, ("node", "xy")),
+                             ("triangles", mesh.triangles, ("triangle", "vertex"))):
+        ds = group.create_dataset(name, data=data)
+        for k, dim in enumerate(dims):
+            ds.dims[k].attach_scale(group[dim])
+    group.attrs["mesh"] = _json(mesh.to_dict())
+
+
+def _read_mesh(group: h5py.Group):
+    """The :class:`~pdeflow.mesh.Mesh` of a finite-element run, rebuilt from nodes/triangles."""
+    from .mesh import Mesh
+
+    spec = json.loads(group.attrs["mesh"]) if "mesh" in group.attrs else {}
+    return Mesh(group["nodes"][:], group["triangles"][:], spec.get("kind", "user"),
+                spec.get("params"))
+
+
+def _xdmf_mesh_block(h5_path: Path, name: str, g: h5py.Group) -> str:
+    """Temporal collection of a mesh run: Triangle topology, XY geometry, nodal density."""
+    n_frames = min(g["density"].shape[0], g["time"].shape[0])
+    n_nodes, n_tri = g["nodes"].shape[0], g["triangles"].shape[0]
+    h5 = f"{h5_path.name}:/{name}"
+    grids = []
+    for k, t in enumerate(g["time"][:n_frames]):
+        grids.append(f"""      <Grid Name="{name}_{k}" GridType="Uniform">
+        <Time Value="{float(t)!r}"/>
+        <Topology TopologyType="Triangle" NumberOfElements="{n_tri}">
+          <DataItem Dimensions="{n_tri} 3" NumberType="Int" Precision="8" Format="HDF">{h5}/triangles</DataItem>
+        </Topology>
+        <Geometry GeometryType="XY">
+          <DataItem Dimensions="{n_nodes} 2" NumberType="Float" Precision="8" Format="HDF">{h5}/nodes</DataItem>
+        </Geometry>
+        <Attribute Name="density" AttributeType="Scalar" Center="Node">
+          <DataItem ItemType="HyperSlab" Dimensions="{n_nodes}" Type="HyperSlab">
+            <DataItem Dimensions="3 2" Format="XML">{k} 0 1 1 1 {n_nodes}</DataItem>
+            <DataItem Dimensions="{n_frames} {n_nodes}" Format="HDF">{h5}/density</DataItem>
+          </DataItem>
+        </Attribute>
+      </Grid>""")
+    return (f'    <Grid Name="{name}" GridType="Collection" CollectionType="Temporal">\n'
+            + "\n".join(grids) + "\n    </Grid>")
