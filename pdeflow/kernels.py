@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import integrate
 
 from .errors import PdeflowError
 
@@ -127,6 +126,7 @@ class Gaussian(RadialKernel):
 
 def _mean_inverse_distance(a: float, b: float, c: float) -> float:
     """Mean of 1/|x| over [0,a]×[0,b]×[0,c], by ∇·(x/|x|) = 2/|x| and the three far faces."""
+    from scipy import integrate  # lazily: keeps `import pdeflow` light
 
     def face(p, q, r):  # p ∫_0^q ∫_0^r (p² + s² + t²)^(-1/2) dt ds
         val, _ = integrate.dblquad(lambda t, s: 1.0 / np.sqrt(p * p + s * s + t * t), 0, q, 0, r)
