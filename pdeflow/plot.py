@@ -7,7 +7,8 @@ module does, when first used.
 - 1D: the density at a few times as curves, the exact solution dashed when given;
 - 2D: images ``imshow(ρ.T, origin="lower", extent=...)`` (ρ is indexed ``[i_x, i_y]``, so the
   transpose puts x horizontally and y vertically), the exact solution as dashed contours;
-- 3D: the same images of the middle z-slice.
+- 3D: the same images of the middle z-slice;
+- finite-element meshes: ``tripcolor`` of the nodal density on the triangles.
 
 Particle runs are deposited on the run's grid by ``Trajectory.density`` (cloud in cell).
 """
@@ -150,6 +151,18 @@ def _image(ax, traj: Trajectory, i: int, exact) -> None:
     rho = _density(traj, i)
     t = float(traj.times[i])
     label = f"t = {t:.3g}"
+    if hasattr(grid, "triangles"):  # a finite-element mesh: nodal values, triangulated
+        x, y = grid.nodes[:, 0], grid.nodes[:, 1]
+        im = ax.tripcolor(x, y, grid.triangles, rho, shading="gouraud", cmap="magma")
+        if exact is not None and np.ptp(exact(t)) > 0:
+            ax.tricontour(x, y, grid.triangles, exact(t), levels=4, colors="white",
+                          linestyles="dashed", linewidths=0.8)
+        ax.set_aspect("equal")
+        ax.figure.colorbar(im, ax=ax, shrink=0.7)
+        ax.set_title(f"{label}\nmax {rho.max():.3g}", fontsize="small")
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        return
     if grid.ndim == 3:
         mid = grid.shape[2] // 2
         rho = rho[:, :, mid]

@@ -259,3 +259,16 @@ def test_mesh_run_round_trips_through_hdf5_xarray_and_xdmf(tmp_path):
     assert topology.get("TopologyType") == "Triangle"
     assert topology.get("NumberOfElements") == str(mesh.n_triangles)
     assert steps[-1].find("Attribute").get("Center") == "Node"
+
+
+def test_plot_draws_triangulated_nodal_density(tmp_path):
+    from pdeflow.plot import plot_file
+
+    mesh = Mesh.disk(radius=1.0, refine=2)
+    p = pf.problems.heat(mesh, pf.gaussian(mesh, mean=(0.3, 0.0), cov=0.05))
+    path = tmp_path / "disk.h5"
+    traj = pf.solve(p, 0.05, method="fem", snapshots=3, store=path, progress=False)
+    fig = plot_file(path, tmp_path / "disk.png")
+    drawn = fig.axes[0].collections[0].get_array()
+    np.testing.assert_array_equal(np.asarray(drawn), traj.density(0))
+    assert (tmp_path / "disk.png").stat().st_size > 10_000
