@@ -30,6 +30,11 @@ class Problem:
         ``exact(t)`` -> density on the grid at time t (t = 0 is rho0's time), when known.
     parameters : dict
         JSON-able description (equation parameters), stored in output files.
+    observe : callable or None
+        Observables recorded with every snapshot by every method: ``observe(frame) ->
+        (fields, diagnostics)``, ``frame`` = ``{"density": ρ}`` (grid or mesh runs) or
+        ``{"position": X, "weight": w}`` (particle runs). The mean-field network records its
+        output f(x; ρ) and risk this way.
     """
 
     name: str
@@ -38,6 +43,7 @@ class Problem:
     energy: FreeEnergy
     exact: Callable[[float], np.ndarray] | None = None
     parameters: dict = field(default_factory=dict)
+    observe: Callable[[dict], tuple[dict, dict]] | None = None
 
     def __post_init__(self) -> None:
         self.rho0 = validate_density(self.grid, self.rho0)

@@ -117,7 +117,8 @@ def solve(
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
-        return driver.run(stepper, trajectory, times, writer=writer, progress=progress)
+        return driver.run(stepper, trajectory, times, writer=writer, progress=progress,
+                          observe=getattr(problem, "observe", None))
 
 
 def _resume(problem, t_end, method, times, store, name, progress, options) -> Trajectory:
@@ -161,7 +162,7 @@ def _resume(problem, t_end, method, times, store, name, progress, options) -> Tr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         return driver.run(stepper, trajectory, times[n - 1:], writer=writer, progress=progress,
-                          resumed=True)
+                          resumed=True, observe=getattr(problem, "observe", None))
 
 
 def _snapshot_times(snapshots, t_end: float) -> np.ndarray:

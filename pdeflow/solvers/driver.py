@@ -40,11 +40,16 @@ class BlowUp(Exception):
 
 
 def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progress=None,
-        resumed: bool = False):
+        resumed: bool = False, observe=None):
     """Advance ``stepper`` through ``times`` (times[0] is its current time), recording snapshots.
 
     ``resumed``: the first time's snapshot is already in ``trajectory`` and the file.
+    ``observe``: the problem's observables, ``observe(frame) -> (fields, diagnostics)`` with
+    ``frame`` the stepper's fields and static arrays (``{"density": ρ}`` or
+    ``{"position": X, "weight": w}``); what it returns is recorded with every snapshot.
     """
+    if observe is not None:
+        stepper = _Observed(stepper, observe)
     start = _time.perf_counter()
     t_end = float(times[-1])
     show = progress if progress is not None else True
@@ -84,6 +89,34 @@ def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progres
             extra = {k: v for k, v in trajectory.meta.items() if k not in ("problem", "options")}
             writer.close(status, **extra)
     return trajectory
+
+
+class _Observed:
+    """A stepper whose snapshots also carry the problem's observables."""
+
+    def __init__(self, stepper, observe):
+        self._stepper = stepper
+        self._observe = observe
+        self._static = stepper.static() if hasattr(stepper, "static") else {}
+        self._cache: tuple | None = None
+
+    def __getattr__(self, name):
+        return getattr(self._stepper, name)
+
+    def _observed(self):
+        key = (self._stepper.t, self._stepper.steps)
+        if self._cache is None or self._cache[0] != key:
+            fields = self._stepper.fields()
+            self._cache = (key, fields, *self._observe({**fields, **self._static}))
+        return self._cache[1:]
+
+    def fields(self):
+        fields, extra, _ = self._observed()
+        return {**fields, **extra}
+
+    def diagnostics(self):
+        _, _, extra = self._observed()
+        return {**self._stepper.diagnostics(), **extra}
 
 
 def _record(stepper, trajectory: Trajectory, writer) -> None:
