@@ -15,7 +15,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from . import kernels, problems
-from .energy import Entropy, FreeEnergy, Interaction, Potential, PowerLaw
+from .energy import Entropy, FreeEnergy, Interaction, LowRankInteraction, Potential, PowerLaw
 from .errors import PdeflowError, StorageError
 from .grid import Grid
 from .initial import box, from_function, gaussian, uniform, validate_density
@@ -31,6 +31,7 @@ __all__ = [
     "Gaussian",
     "Grid",
     "Interaction",
+    "LowRankInteraction",
     "Mesh",
     "Newtonian",
     "PdeflowError",

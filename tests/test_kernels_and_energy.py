@@ -142,3 +142,23 @@ def test_energy_of_gaussian_matches_closed_form():
     # ∫ρ log ρ = -½ log(2πe s²), ∫x² ρ = s²
     exact = -0.5 * np.log(2 * np.pi * np.e * s2) + s2
     assert abs(energy.value(rho, grid) - exact) < 1e-8
+
+
+def test_low_rank_interaction_matches_dense_pair_sum():
+    grid = pf.Grid([(-1.0, 1.0), (-2.0, 2.0)], (6, 5))
+    xk = np.array([-0.5, 0.1, 0.7])
+
+    def features(a, w):  # φ_k(a, w) = a tanh(w x_k)
+        return a[None] * np.tanh(w[None] * xk.reshape(-1, 1, 1))
+
+    term = pf.LowRankInteraction(features, scale=1 / 3)
+    energy = pf.FreeEnergy(term)
+    rng = np.random.default_rng(4)
+    rho = rng.random(grid.shape)
+    phi = term.on_grid(grid)  # (n, cells)
+    dense = (phi.T @ phi) / 3  # W(θ_i, θ_j)
+    expected = (dense @ rho.ravel()) * grid.cell_volume
+    np.testing.assert_allclose(energy.on(grid).interaction_potential(rho).ravel(), expected,
+                               rtol=1e-13)
+    value = 0.5 * rho.ravel() @ dense @ rho.ravel() * grid.cell_volume**2
+    assert abs(energy.value(rho, grid) - value) < 1e-13 * abs(value)

@@ -82,6 +82,11 @@ def make_stepper(problem, t_end: float, **options):
     unknown = set(options) - set(DEFAULTS)
     if unknown:
         raise PdeflowError(f"unknown fem option(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    if problem.energy.low_rank:
+        raise PdeflowError(
+            "method='fem' does not support low-rank interactions (the mean-field network); "
+            "use method='fv' or method='particles'"
+        )
     if not isinstance(problem.grid, Mesh):
         raise PdeflowError(
             f"method='fem' needs a problem on a pf.Mesh, got {type(problem.grid).__name__}; "

@@ -99,7 +99,7 @@ class FiniteVolume:
         self.mass0 = grid.integrate(self.rho)
         self.t, self.steps, self.rejected = 0.0, 0, 0
         self.dt_min, self.dt_max_seen = np.inf, 0.0
-        if blowup_density is None and self.energy.has_interaction:
+        if blowup_density is None and self.energy.may_concentrate:
             blowup_density = 0.1 * self.mass0 / grid.cell_volume
         self.blowup_density = float(blowup_density) if blowup_density is not None else np.inf
         if self.rho.max() >= self.blowup_density:

@@ -66,6 +66,11 @@ def make_stepper(problem, t_end: float, **options):
     unknown = sorted(set(options) - set(KNOWN))
     if unknown:
         raise PdeflowError(f"unknown jko option(s) {unknown}; known: {sorted(KNOWN)}")
+    if problem.energy.low_rank:
+        raise PdeflowError(
+            "method='jko' does not support low-rank interactions (the mean-field network); "
+            "use method='fv' or method='particles'"
+        )
     grid = problem.grid
     if not isinstance(grid, Grid):
         raise PdeflowError(
