@@ -6,6 +6,7 @@ from .base import Problem
 from .fokker_planck import fokker_planck, ornstein_uhlenbeck
 from .heat import heat
 from .keller_segel import keller_segel
+from .mean_field import mean_field_network
 from .porous_medium import barenblatt, porous_medium
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "fokker_planck",
     "heat",
     "keller_segel",
+    "mean_field_network",
     "ornstein_uhlenbeck",
     "porous_medium",
 ]
