@@ -15,6 +15,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from . import kernels, problems
+from .compare import Comparison, compare
+from .convergence import particle_convergence
+from .deposit import particles_to_density
 from .energy import Entropy, FreeEnergy, Interaction, LowRankInteraction, Potential, PowerLaw
 from .errors import PdeflowError, StorageError
 from .grid import Grid
@@ -26,6 +29,7 @@ from .storage import load
 from .trajectory import Trajectory
 
 __all__ = [
+    "Comparison",
     "Entropy",
     "FreeEnergy",
     "Gaussian",
@@ -43,10 +47,13 @@ __all__ = [
     "__version__",
     "available_methods",
     "box",
+    "compare",
     "from_function",
     "gaussian",
     "kernels",
     "load",
+    "particle_convergence",
+    "particles_to_density",
     "problems",
     "solve",
     "uniform",

@@ -224,7 +224,6 @@ def test_plot_3d_shows_the_middle_z_slice():
     assert ax.get_title().startswith("t = 0, z = 0.25")  # z centres -0.75, -0.25, 0.25, 0.75
 
 
-@pytest.mark.skipif("particles" not in pf.available_methods(), reason="no particles method")
 def test_particles_flag_sets_n_particles(tmp_path, capsys):
     out = tmp_path / "hp.h5"
     argv = ["run", "heat", *SMALL, "--methods", "fv,particles", "--particles", "500", "--out", str(out)]

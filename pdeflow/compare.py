@@ -1,0 +1,444 @@
+"""Cross-checks between runs of one problem, and against an exact solution.
+
+``compare(fv, particles, jko, exact=p.exact)`` evaluates, at every snapshot time the runs share,
+for every pair of runs (and every run against the exact solution):
+
+- W2, the quadratic Wasserstein distance between the normalised measures ρ/M:
+
+  * 1D: exact, ``ot.wasserstein_1d`` (the L² distance of the quantile functions; it returns W2²,
+    whose root is taken). Particles enter as their weighted positions. A grid density enters as
+    the piecewise-constant density it is, each cell split into k equal sub-cells carrying
+    ρ_i|cell|/k at their midpoints (k = 8 up to 25 000 cells, fewer beyond): a quantisation
+    error of at most dx/(k√12) per measure.
+  * 2D/3D: exact optimal transport ``ot.emd2`` (network simplex, O(n³)) between at most
+    ``max_points`` atoms per measure: a grid density is coarsened by merging f×f(×f) blocks of
+    cells (the smallest f that leaves at most ``max_points`` blocks), each block an atom of its
+    mass at its centre of mass; particles are subsampled without replacement (fixed seed) to
+    ``max_points``, which adds a sampling error of order n^{−1/d} (or, ``particle_atoms="bin"``,
+    binned into the same blocks, at their particles' centre of mass). The resolution is stated
+    in ``Comparison.method``. W2 reacts like the square root of small mass differences moved
+    over a block: expect a floor near the block width times √(L1).
+- L1, ``Σ_i |ρ_a − ρ_b| |cell|`` on the first run's grid. Particle runs are deposited by
+  cloud-in-cell (so L1 carries their sampling noise, of order √(cells/N)).
+- the gaps of the mean, ``|m_a − m_b|``, and of the covariance, ``‖Σ_a − Σ_b‖_F`` (particles:
+  weighted moments; grids: the moments of the piecewise-constant density, cell centres plus
+  dx²/12 on the diagonal);
+- the energy gap ``|E_a − E_b|``: each run's recorded "energy" diagnostic, or, when ``energy``
+  (a :class:`~pdeflow.FreeEnergy`) is given, ``energy.on(grid).value(ρ)`` of every density on the
+  first run's grid, the exact solution included.
+
+Runs on other grids are brought to the first run's grid for L1 and the plots: particles are
+deposited on it; a finer grid's cell masses are deposited at their centres by cloud-in-cell
+(mass-conserving), a coarser grid is interpolated linearly at the cell centres and rescaled to
+its mass. W2 and the moments always use each run's own representation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+
+from .deposit import cic_density, particles_to_density
+from .errors import PdeflowError
+from .grid import Grid
+from .trajectory import Trajectory
+
+TIME_TOLERANCE = 1e-9    # snapshot times within this (relative to max(1, |t|)) are the same time
+SUBCELLS_1D = 8          # sub-cells per cell for 1D grid densities in W2
+MAX_ATOMS_1D = 200_000
+METRICS = ("w2", "l1", "mean_gap", "cov_gap", "energy_gap")
+HEADINGS = {"w2": "W2", "l1": "L1", "mean_gap": "|dmean|", "cov_gap": "|dcov|", "energy_gap": "|dE|"}
+
+
+# -- measures and W2 ------------------------------------------------------------------------------
+def grid_measure(rho: np.ndarray, grid: Grid, max_points: int = 2000):
+    """Atoms ``(points (n, d), masses (n,))`` of a grid density for W2 (see the module docstring)."""
+    masses = np.asarray(rho, dtype=float) * grid.cell_volume
+    if grid.ndim == 1:
+        k = max(1, min(SUBCELLS_1D, MAX_ATOMS_1D // grid.size))
+        h = grid.dx[0]
+        offsets = ((np.arange(k) + 0.5) / k - 0.5) * h
+        points = (grid.axes[0][:, None] + offsets[None, :]).reshape(-1, 1)
+        weights = np.repeat(masses / k, k)
+    else:
+        f = coarsening_factor(grid.shape, max_points)
+        blocks = tuple(-(-n // f) for n in grid.shape)
+        index = np.ravel_multi_index(
+            np.meshgrid(*[np.arange(n) // f for n in grid.shape], indexing="ij"), blocks
+        ).ravel()
+        weights = np.bincount(index, weights=masses.ravel(), minlength=int(np.prod(blocks)))
+        points = np.stack([
+            np.bincount(index, weights=masses.ravel() * c.ravel(), minlength=weights.size)
+            for c in grid.coords(sparse=False)
+        ], axis=1)
+        keep = weights > 0
+        points = points[keep] / weights[keep, None]
+        weights = weights[keep]
+    keep = weights > 0
+    return points[keep], weights[keep]
+
+
+def coarsening_factor(shape: tuple[int, ...], max_points: int) -> int:
+    """Smallest f with ``Π ⌈n_k / f⌉ ≤ max_points``."""
+    f = 1
+    while np.prod([-(-n // f) for n in shape]) > max_points:
+        f += 1
+    return f
+
+
+def particle_measure(X: np.ndarray, w: np.ndarray, max_points: int = 2000, seed: int = 0,
+                     grid: Grid | None = None):
+    """Atoms of a particle set for W2: all particles in 1D; beyond, at most ``max_points``.
+
+    Without ``grid``: a subsample (without replacement, seeded). With ``grid``: the particles
+    binned into the blocks of :func:`grid_measure`, each block an atom of its particles' mass at
+    their centre of mass (no sampling error; quantisation within a block).
+    """
+    X = np.asarray(X, dtype=float).reshape(len(w), -1)
+    w = np.asarray(w, dtype=float)
+    if X.shape[1] == 1 or len(w) <= max_points:
+        return X, w
+    if grid is None:
+        pick = np.random.default_rng(seed).choice(len(w), size=max_points, replace=False)
+        return X[pick], w[pick] * (w.sum() / w[pick].sum())
+    f = coarsening_factor(grid.shape, max_points)
+    blocks = tuple(-(-n // f) for n in grid.shape)
+    cells = [np.clip(np.floor((X[:, k] - a) / h).astype(np.int64), 0, n - 1) // f
+             for k, ((a, _), h, n) in enumerate(zip(grid.bounds, grid.dx, grid.shape, strict=True))]
+    index = np.ravel_multi_index(cells, blocks)
+    mass = np.bincount(index, weights=w, minlength=int(np.prod(blocks)))
+    keep = mass > 0
+    centres = np.stack([np.bincount(index, weights=w * X[:, k], minlength=mass.size)[keep]
+                        for k in range(X.shape[1])], axis=1)
+    return centres / mass[keep, None], mass[keep]
+
+
+def w2_distance(a, b) -> float:
+    """W2 between the normalised atom measures ``a = (points, masses)`` and ``b``."""
+    import ot  # lazily: POT takes ~0.3 s to import
+    (xa, wa), (xb, wb) = a, b
+    wa, wb = wa / wa.sum(), wb / wb.sum()
+    if xa.shape[1] == 1:
+        return float(np.sqrt(max(ot.wasserstein_1d(xa[:, 0], xb[:, 0], wa, wb, p=2), 0.0)))
+    cost = ot.dist(xa, xb)  # squared Euclidean
+    return float(np.sqrt(max(ot.emd2(wa, wb, cost, numItermax=50_000_000), 0.0)))
+
+
+def moments(points: np.ndarray, masses: np.ndarray, cell_variance=None):
+    """(mean, covariance) of a measure; ``cell_variance`` adds dx²/12 per axis (piecewise constant)."""
+    m = masses / masses.sum()
+    mean = m @ points
+    centred = points - mean
+    cov = centred.T @ (centred * m[:, None])
+    if cell_variance is not None:
+        cov = cov + np.diag(cell_variance)
+    return mean, cov
+
+
+# -- one run at one time ----------------------------------------------------------------------------
+@dataclass
+class _State:
+    density: np.ndarray          # on the reference grid
+    atoms: tuple                 # (points, masses) for W2
+    mean: np.ndarray
+    cov: np.ndarray
+    energy: float
+
+
+def _particle_weights(traj: Trajectory, i: int) -> np.ndarray:
+    X = traj.positions(i)
+    if traj.weights is not None:
+        return np.asarray(traj.weights, dtype=float)
+    mass = traj.diagnostics.get("mass", np.ones(len(traj)))[i]
+    return np.full(len(X), float(mass) / len(X))
+
+
+def _state(traj: Trajectory | None, i, rho, grid: Grid, ref: Grid, max_points, energy, seed, binned):
+    if traj is not None and "position" in traj.frames:
+        X = traj.positions(i).reshape(-1, ref.ndim)
+        w = _particle_weights(traj, i)
+        atoms = particle_measure(X, w, max_points, seed, grid=ref if binned else None)
+        mean, cov = moments(X, w)
+        density = particles_to_density(X, w, ref)
+    else:
+        if traj is not None:
+            rho, grid = traj.density(i), traj.grid
+        atoms = grid_measure(rho, grid, max_points)
+        mean, cov = moments(grid.points(), rho.ravel(), np.square(grid.dx) / 12)
+        density = resample(rho, grid, ref)
+    if energy is not None:
+        E = energy.on(ref).value(density)
+    elif traj is not None and "energy" in traj.diagnostics:
+        E = float(traj.diagnostics["energy"][i])
+    else:
+        E = np.nan
+    return _State(density, atoms, mean, cov, E)
+
+
+def resample(rho: np.ndarray, grid: Grid, ref: Grid) -> np.ndarray:
+    """A grid density on another grid (see the module docstring); the same grid returns ``rho``."""
+    if grid == ref:
+        return rho
+    if grid.ndim != ref.ndim:
+        raise PdeflowError(f"cannot compare a {grid.ndim}D run with a {ref.ndim}D run")
+    mass = grid.integrate(rho)
+    if all(a <= b for a, b in zip(grid.dx, ref.dx, strict=True)):  # finer: deposit cell masses
+        return cic_density(grid.points(), rho.ravel() * grid.cell_volume, ref)
+    from scipy.interpolate import RegularGridInterpolator
+
+    f = RegularGridInterpolator(grid.axes, rho, bounds_error=False, fill_value=None)
+    out = np.maximum(f(ref.points()).reshape(ref.shape), 0.0)
+    total = ref.integrate(out)
+    return out * (mass / total) if total > 0 else out
+
+
+# -- the comparison -----------------------------------------------------------------------------------
+@dataclass
+class Comparison:
+    """The result of :func:`compare`: metrics per (time, pair), the densities, the method used.
+
+    ``metrics[name]`` has shape ``(len(times), len(pairs))`` for name in w2, l1, mean_gap, cov_gap,
+    energy_gap; ``energies`` has shape ``(len(times), len(runs))`` (the exact solution last, when
+    given); ``densities[label]`` lists the densities on ``grid`` per time.
+    """
+
+    times: np.ndarray
+    runs: list[str]
+    pairs: list[tuple[str, str]]
+    metrics: dict[str, np.ndarray]
+    energies: np.ndarray
+    method: str
+    grid: Grid
+    densities: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def pair_names(self) -> list[str]:
+        return [f"{a} vs {b}" for a, b in self.pairs]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.metrics[name]
+
+    def __str__(self) -> str:
+        width = max(len(p) for p in self.pair_names)
+        head = f"{'time':>10}  {'pair':<{width}}" + "".join(f"{HEADINGS[m]:>12}" for m in METRICS)
+        lines = [self.method, head, "-" * len(head)]
+        for ti, t in enumerate(self.times):
+            for pi, name in enumerate(self.pair_names):
+                values = "".join(f"{self.metrics[m][ti, pi]:12.4e}" for m in METRICS)
+                lines.append(f"{t:10.4g}  {name:<{width}}{values}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {
+            "times": self.times.tolist(), "runs": list(self.runs), "pairs": self.pair_names,
+            "method": self.method, "energy": self.energies.tolist(),
+            **{m: self.metrics[m].tolist() for m in METRICS},
+        }
+
+    def to_xarray(self):
+        """An ``xarray.Dataset`` with dimensions (time, pair) and (time, run)."""
+        try:
+            import xarray as xr
+        except ImportError as err:
+            raise PdeflowError("to_xarray needs xarray: pip install 'pdeflow[dev]'") from err
+        data = {m: (("time", "pair"), self.metrics[m]) for m in METRICS}
+        data["energy"] = (("time", "run"), self.energies)
+        coords = {"time": self.times, "pair": self.pair_names, "run": self.runs}
+        return xr.Dataset(data, coords=coords, attrs={"method": self.method})
+
+    def write(self, path) -> None:
+        """Write the tables to the group ``compare`` of the HDF5 file ``path`` (replacing it)."""
+        import h5py
+
+        with h5py.File(path, "a") as f:
+            if "compare" in f:
+                del f["compare"]
+            g = f.create_group("compare")
+            g.attrs["method"] = self.method
+            g.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            g.attrs["grid"] = json.dumps(self.grid.to_dict())
+            scales = {}
+            for name, values in (("time", self.times), ("pair", self.pair_names),
+                                 ("run", self.runs)):
+                data = values if name == "time" else np.array(values, dtype=h5py.string_dtype())
+                scales[name] = g.create_dataset(name, data=data)
+                scales[name].make_scale(name)
+            for name, values, dims in [(m, self.metrics[m], ("time", "pair")) for m in METRICS] + [
+                ("energy", self.energies, ("time", "run"))
+            ]:
+                ds = g.create_dataset(name, data=values)
+                for k, dim in enumerate(dims):
+                    ds.dims[k].attach_scale(scales[dim])
+
+    def plot(self, path=None, n_times: int = 3):
+        """Density overlays at up to ``n_times`` times, W2 against time, energy against time.
+
+        1D: lines (particle runs as their CIC density, drawn as steps); 2D and 3D: contours of each
+        run at the levels of the first run (3D: the middle z-slice). Returns the matplotlib Figure,
+        saved when ``path`` is given.
+        """
+        from matplotlib.figure import Figure
+
+        picks = np.unique(np.linspace(0, len(self.times) - 1, min(n_times, len(self.times))).astype(int))
+        fig = Figure(figsize=(4.2 * (len(picks) + 2), 3.6), layout="constrained")
+        axes = fig.subplots(1, len(picks) + 2)
+        for ax, ti in zip(axes, picks, strict=False):
+            first = next(iter(self.densities.values()))[ti]
+            levels = np.linspace(0.0, first.max(), 7)[1:]  # the same contour levels for every run
+            for k, (label, frames) in enumerate(self.densities.items()):
+                if self.grid.ndim == 1:
+                    style = "steps-mid" if label.startswith("particles") else "default"
+                    ax.plot(self.grid.axes[0], frames[ti], label=label, drawstyle=style, lw=1.2)
+                else:  # contours of the (middle z-slice of the) density
+                    index = (slice(None), slice(None), *[n // 2 for n in self.grid.shape[2:]])
+                    ax.contour(*self.grid.axes[:2], frames[ti][index].T, levels=levels, linewidths=0.8,
+                               colors=[f"C{k}"])
+                    ax.plot([], [], color=f"C{k}", label=label)
+            ax.set_title(f"density, t = {self.times[ti]:.3g}")
+        axes[0].legend(fontsize="small")
+        for pi, name in enumerate(self.pair_names):
+            axes[-2].plot(self.times, self.metrics["w2"][:, pi], marker="o", label=name)
+        axes[-2].set(yscale="log", xlabel="t", title="W2")
+        axes[-2].legend(fontsize="small")
+        for ri, run in enumerate(self.runs):
+            axes[-1].plot(self.times, self.energies[:, ri], marker=".", label=run)
+        axes[-1].set(xlabel="t", title="energy")
+        if path is not None:
+            fig.savefig(path, dpi=120)
+        return fig
+
+
+def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int = 2000,
+            energy=None, labels=None, seed: int = 0, particle_atoms: str = "subsample") -> Comparison:
+    """Compare runs of one problem with each other and with ``exact`` (see the module docstring).
+
+    Parameters
+    ----------
+    *trajectories : Trajectory
+        Runs of the same problem; the first one's grid is the reference grid.
+    exact : callable, optional
+        ``exact(t)`` -> density on the first run's grid (``problem.exact``).
+    times : sequence of float, optional
+        Times to compare at (each must be a snapshot time of every run); default all shared ones.
+    max_points : int
+        2D/3D W2: atoms per measure (exact OT costs O(n³)).
+    energy : FreeEnergy, optional
+        Evaluate every energy on the reference grid (else each run's "energy" diagnostic).
+    labels : sequence of str, optional
+        Run names (default: the method names, numbered when repeated).
+    seed : int
+        Seed of the particle subsampling (2D/3D).
+    particle_atoms : "subsample" | "bin"
+        2D/3D particle runs in W2: a subsample of ``max_points`` particles (sampling error ~
+        n^{−1/d}), or their mass binned into the blocks of the coarsened reference grid, at the
+        blocks' centres of mass (no sampling error beyond the run's own).
+
+    Examples
+    --------
+    >>> import pdeflow as pf
+    >>> from pdeflow.compare import compare
+    >>> grid = pf.Grid([(-6.0, 6.0)], 240)
+    >>> p = pf.problems.ornstein_uhlenbeck(grid, mean=1.0, cov=0.5)
+    >>> fv = pf.solve(p, 0.5, method="fv", snapshots=3, progress=False)
+    >>> report = compare(fv, exact=p.exact)
+    >>> report.pair_names, bool(report["w2"].max() < 1e-2)
+    (['fv vs exact'], True)
+    """
+    if particle_atoms not in ("subsample", "bin"):
+        raise PdeflowError(f"particle_atoms must be 'subsample' or 'bin', got {particle_atoms!r}")
+    binned = particle_atoms == "bin"
+    if not trajectories or not all(isinstance(t, Trajectory) for t in trajectories):
+        raise PdeflowError("compare takes Trajectory objects (what pf.solve or pf.load return)")
+    if len(trajectories) < 2 and exact is None:
+        raise PdeflowError("compare needs two trajectories, or one and exact=problem.exact")
+    ref = trajectories[0].grid
+    if ref is None:
+        raise PdeflowError("the first trajectory has no grid; put a grid (or particle) run first")
+    runs = _labels(trajectories, labels)
+    common, index = _common_times(trajectories, runs, times)
+    names = runs + (["exact"] if exact is not None else [])
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    metrics = {m: np.full((len(common), len(pairs)), np.nan) for m in METRICS}
+    energies = np.full((len(common), len(names)), np.nan)
+    densities: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for ti, t in enumerate(common):
+        states = {
+            run: _state(traj, index[ri][ti], None, None, ref, max_points, energy, seed, binned)
+            for ri, (run, traj) in enumerate(zip(runs, trajectories, strict=True))
+        }
+        if exact is not None:
+            rho = np.asarray(exact(float(t)), dtype=float)
+            ref.check_shape(rho, f"exact({t:g})")
+            states["exact"] = _state(None, None, rho, ref, ref, max_points, energy, seed, binned)
+        for ni, name in enumerate(names):
+            energies[ti, ni] = states[name].energy
+            densities[name].append(states[name].density)
+        for pi, (a, b) in enumerate(pairs):
+            sa, sb = states[a], states[b]
+            metrics["w2"][ti, pi] = w2_distance(sa.atoms, sb.atoms)
+            metrics["l1"][ti, pi] = ref.integrate(np.abs(sa.density - sb.density))
+            metrics["mean_gap"][ti, pi] = float(np.linalg.norm(sa.mean - sb.mean))
+            metrics["cov_gap"][ti, pi] = float(np.linalg.norm(sa.cov - sb.cov))
+            metrics["energy_gap"][ti, pi] = abs(sa.energy - sb.energy)
+    return Comparison(np.asarray(common), names, pairs, metrics, energies,
+                      _method_text(ref, max_points, binned), ref, densities)
+
+
+def _labels(trajectories, labels) -> list[str]:
+    if labels is not None:
+        labels = [str(x) for x in labels]
+        if len(labels) != len(trajectories) or len(set(labels)) != len(labels):
+            raise PdeflowError(f"labels {labels} must be {len(trajectories)} distinct names")
+        return labels
+    out, seen = [], {}
+    for traj in trajectories:
+        seen[traj.method] = seen.get(traj.method, 0) + 1
+        out.append(traj.method if seen[traj.method] == 1 else f"{traj.method}#{seen[traj.method]}")
+    return out
+
+
+def _common_times(trajectories, runs, requested):
+    def matches(t, ts):
+        return np.abs(ts - t) <= TIME_TOLERANCE * max(1.0, abs(t))
+
+    first = np.asarray(trajectories[0].times, dtype=float)
+    common = [t for t in first if all(matches(t, np.asarray(o.times)).any() for o in trajectories[1:])]
+    if not common:
+        spans = "; ".join(
+            f"{r}: {len(tr.times)} times in [{tr.times[0]:g}, {tr.times[-1]:g}]" if len(tr.times)
+            else f"{r}: no snapshots" for r, tr in zip(runs, trajectories, strict=True)
+        )
+        raise PdeflowError(
+            f"the runs share no snapshot time (to {TIME_TOLERANCE:g}): {spans}; solve them with "
+            "the same t_end and snapshots, or compare runs of the same times"
+        )
+    if requested is not None:
+        chosen = []
+        for t in np.atleast_1d(np.asarray(requested, dtype=float)):
+            hit = [c for c in common if matches(t, np.array([c]))[0]]
+            if not hit:
+                raise PdeflowError(
+                    f"time {t:g} is not a snapshot time of every run; shared times: "
+                    f"{', '.join(f'{c:g}' for c in common)}"
+                )
+            chosen.append(hit[0])
+        common = chosen
+    index = [[int(np.argmin(np.abs(np.asarray(tr.times) - t))) for t in common] for tr in trajectories]
+    return np.asarray(common), index
+
+
+def _method_text(grid: Grid, max_points: int, binned: bool) -> str:
+    if grid.ndim == 1:
+        k = max(1, min(SUBCELLS_1D, MAX_ATOMS_1D // grid.size))
+        return (f"W2: exact 1D (ot.wasserstein_1d, quantile functions); grid densities as {k} "
+                f"sub-cells per cell (quantisation <= {grid.dx[0] / (k * np.sqrt(12)):.2e}); "
+                "particles as weighted positions")
+    f = coarsening_factor(grid.shape, max_points)
+    particles = ("particles binned into the same blocks" if binned else
+                 f"particle subsamples of at most {max_points} (sampling error ~ n^(-1/{grid.ndim}))")
+    return (f"W2: exact OT (ot.emd2) on grid densities coarsened by {f} per axis "
+            f"(<= {max_points} atoms at block centres of mass; block width "
+            f"{', '.join(f'{f * h:.3g}' for h in grid.dx)}) and {particles}")

@@ -1,0 +1,323 @@
+"""Numba kernels of the particle solver: deposits, interpolation, pair sums and the blob velocity.
+
+Positions are ``X`` of shape ``(N, d)``, d = 1, 2, 3; weights ``w`` of shape ``(N,)``. A grid is
+given by its lower corner ``lo``, cell widths ``h``, cells per axis ``n`` and ``periodic`` flags;
+grid arrays are passed flat (C order, axis 0 slowest). Cell-centred, so the cloud-in-cell (CIC)
+weights of a particle at ``x`` along one axis are ``1 − f`` on cell ``i`` and ``f`` on ``i + 1``,
+with ``s = (x − lo)/h − ½``, ``i = ⌊s⌋``, ``f = s − i``. Beyond a wall the ghost cell is the mirror
+of the edge cell (the contribution folds back, mass is kept); periodic axes wrap.
+
+Kernels are pure functions of arrays and scalars, write into ``out`` and allocate nothing. The
+O(N) kernels run on one thread (memory-bound: threads do not pay); the pair sums come as a
+per-target body shared by a parallel driver (``prange`` over targets) and a serial one, chosen by
+the caller from the amount of work (starting threads costs milliseconds on a busy machine).
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit, prange
+
+# direct pair sums: k'(r)/r for the closed-form kernels, r softened to r_δ = √(r² + δ²)
+NEWTONIAN_1D, NEWTONIAN_2D, NEWTONIAN_3D, GAUSSIAN = 0, 1, 2, 3
+
+
+@njit(cache=True, inline="always")
+def _cic_axis(x, lo, h, n, periodic):
+    """(i0, i1, f) of the CIC stencil along one axis, walls folded and periodic axes wrapped."""
+    s = (x - lo) / h - 0.5
+    i = math.floor(s)
+    f = s - i
+    i0, i1 = i, i + 1
+    if periodic:
+        i0 %= n
+        i1 %= n
+    else:  # the ghost cell beyond a wall is the edge cell (fold back); outside the box: clamp
+        i0 = min(max(i0, 0), n - 1)
+        i1 = min(max(i1, 0), n - 1)
+    return i0, i1, f
+
+
+@njit(cache=True, inline="always")
+def _corner(X, p, corner, lo, h, n, periodic):
+    """(flat cell index, CIC weight) of corner ``corner`` (bit k: i0 or i1 on axis k) of particle p."""
+    weight = 1.0
+    flat = 0
+    for k in range(X.shape[1]):
+        i0, i1, f = _cic_axis(X[p, k], lo[k], h[k], n[k], periodic[k])
+        if (corner >> k) & 1:
+            weight *= f
+            flat = flat * n[k] + i1
+        else:
+            weight *= 1.0 - f
+            flat = flat * n[k] + i0
+    return flat, weight
+
+
+@njit(cache=True)
+def cic_deposit(X, w, lo, h, n, periodic, out):
+    """out_c += Σ_p w_p Π_k W_k(x_pk) / |cell| over the 2^d corner cells c of each particle."""
+    N, d = X.shape
+    inv_volume = 1.0
+    for k in range(d):
+        inv_volume /= h[k]
+    for p in range(N):
+        for corner in range(1 << d):
+            flat, weight = _corner(X, p, corner, lo, h, n, periodic)
+            out[flat] += w[p] * inv_volume * weight
+
+
+@njit(cache=True)
+def cic_interpolate(field, X, lo, h, n, periodic, out):
+    """out[p, c] = Σ_corners Π_k W_k(x_pk) field[c, corner]: the transpose of the CIC deposit."""
+    N, d = X.shape
+    ncomp = field.shape[0]
+    for p in range(N):
+        for c in range(ncomp):
+            out[p, c] = 0.0
+        for corner in range(1 << d):
+            flat, weight = _corner(X, p, corner, lo, h, n, periodic)
+            for c in range(ncomp):
+                out[p, c] += weight * field[c, flat]
+
+
+@njit(cache=True)
+def advance_positions(X, v, noise, dt, amplitude, lo, hi, periodic):
+    """X ← X + dt v + amplitude ξ (Euler–Maruyama), then reflect at walls and wrap periodic axes.
+
+    ``noise`` is read only when ``amplitude != 0``. A reflection ``x ↦ 2a − x`` is repeated until
+    the particle is inside (a step longer than the box folds back and forth).
+    """
+    N, d = X.shape
+    for p in range(N):
+        for k in range(d):
+            x = X[p, k] + dt * v[p, k]
+            if amplitude != 0.0:
+                x += amplitude * noise[p, k]
+            a, b = lo[k], hi[k]
+            if periodic[k]:
+                x = a + (x - a) % (b - a)
+            else:
+                while x < a or x > b:
+                    x = 2.0 * a - x if x < a else 2.0 * b - x
+            X[p, k] = x
+
+
+@njit(cache=True, inline="always")
+def _displacement(X, i, j, k, period):
+    """X_ik − X_jk, the minimum image on axes with period > 0."""
+    dx = X[i, k] - X[j, k]
+    L = period[k]
+    if L > 0.0:
+        dx -= L * math.floor(dx / L + 0.5)
+    return dx
+
+
+@njit(cache=True, inline="always")
+def radial_derivative_over_r(code, r2, param):
+    """k'(r)/r for the closed-form kernels at r² (softening already added)."""
+    if code == NEWTONIAN_1D:
+        return -0.5 / math.sqrt(r2) if r2 > 0.0 else 0.0
+    if code == NEWTONIAN_2D:
+        return -1.0 / (2.0 * math.pi * r2) if r2 > 0.0 else 0.0
+    if code == NEWTONIAN_3D:
+        return -1.0 / (4.0 * math.pi * r2 * math.sqrt(r2)) if r2 > 0.0 else 0.0
+    return -math.exp(-0.5 * r2 / (param * param)) / (param * param)  # GAUSSIAN, param = σ
+
+
+@njit(cache=True, inline="always")
+def _pair_gradient_at(i, X, w, code, param, delta2, period, out):
+    """out_i = Σ_{j≠i} w_j k'(r_δ)/r_δ (X_i − X_j), r_δ² = r² + δ²."""
+    N, d = X.shape
+    acc0, acc1, acc2 = 0.0, 0.0, 0.0
+    for j in range(N):
+        if j == i:
+            continue
+        d0 = _displacement(X, i, j, 0, period)
+        r2 = d0 * d0
+        d1, d2 = 0.0, 0.0
+        if d > 1:
+            d1 = _displacement(X, i, j, 1, period)
+            r2 += d1 * d1
+        if d > 2:
+            d2 = _displacement(X, i, j, 2, period)
+            r2 += d2 * d2
+        g = w[j] * radial_derivative_over_r(code, r2 + delta2, param)
+        acc0 += g * d0
+        acc1 += g * d1
+        acc2 += g * d2
+    _store(out, i, d, acc0, acc1, acc2)
+
+
+@njit(cache=True, inline="always")
+def _store(out, i, d, a0, a1, a2):
+    out[i, 0] = a0
+    if d > 1:
+        out[i, 1] = a1
+    if d > 2:
+        out[i, 2] = a2
+
+
+@njit(cache=True, parallel=True)
+def pair_gradient(X, w, code, param, softening, period, out):
+    """out_i = Σ_{j≠i} w_j ∇k_δ(X_i − X_j) = Σ_j w_j k'(r_δ)/r_δ (X_i − X_j), r_δ² = r² + δ².
+
+    The velocity of the interaction ``W = s·k`` is ``−s·out``. O(N²), parallel over targets.
+    """
+    for i in prange(X.shape[0]):
+        _pair_gradient_at(i, X, w, code, param, softening * softening, period, out)
+
+
+@njit(cache=True)
+def pair_gradient_serial(X, w, code, param, softening, period, out):
+    """:func:`pair_gradient` on one thread (small N, where starting threads costs more)."""
+    for i in range(X.shape[0]):
+        _pair_gradient_at(i, X, w, code, param, softening * softening, period, out)
+
+
+# -- cell lists for the short-range blob sums ----------------------------------------------------
+@njit(cache=True)
+def bin_particles(X, lo, cell, ncell, cell_of, order, starts, fill):
+    """Counting sort into cells of width ``cell``: cell c holds ``order[starts[c]:starts[c+1]]``.
+
+    ``starts`` and ``fill`` have one entry per cell plus one; ``cell_of`` and ``order`` one per particle.
+    """
+    N, d = X.shape
+    starts[:] = 0
+    for p in range(N):
+        c = 0
+        for k in range(d):
+            i = int(math.floor((X[p, k] - lo[k]) / cell[k]))
+            c = c * ncell[k] + min(max(i, 0), ncell[k] - 1)
+        cell_of[p] = c
+        starts[c + 1] += 1
+    for c in range(starts.shape[0] - 1):
+        starts[c + 1] += starts[c]
+    fill[:] = starts
+    for p in range(N):
+        c = cell_of[p]
+        order[fill[c]] = p
+        fill[c] += 1
+
+
+@njit(cache=True, inline="always")
+def _neighbour_cell(c, offset, ncell, period, d):
+    """Flat index of the cell at 3-ary ``offset`` (−1, 0, 1 per axis) from cell c, or −1 if none.
+
+    Periodic axes wrap; a periodic axis with fewer than 3 cells (then one) only visits offset 0,
+    its pairs found through the minimum image, never twice. Walls end the search.
+    """
+    out = 0
+    stride = 1
+    rest = c
+    for kk in range(d):
+        k = d - 1 - kk  # the flat index has axis d − 1 fastest
+        i = rest % ncell[k]
+        rest //= ncell[k]
+        o = (offset // 3**k) % 3 - 1
+        if period[k] > 0.0:
+            if ncell[k] < 3:
+                if o != 0:
+                    return -1
+                j = i
+            else:
+                j = (i + o) % ncell[k]
+        else:
+            j = i + o
+            if j < 0 or j >= ncell[k]:
+                return -1
+        out += j * stride
+        stride *= ncell[k]
+    return out
+
+
+@njit(cache=True, inline="always")
+def _blob_density_at(i, X, w, eps, cutoff, period, ncell, cell_of, order, starts):
+    """ρ_ε(X_i) = Σ_j w_j φ_ε(X_i − X_j), φ_ε = (2πε²)^{−d/2} e^{−|x|²/2ε²}, over |x| < cutoff."""
+    d = X.shape[1]
+    inv2 = 0.5 / (eps * eps)
+    r2max = cutoff * cutoff
+    acc = 0.0
+    for offset in range(3**d):
+        c = _neighbour_cell(cell_of[i], offset, ncell, period, d)
+        if c < 0:
+            continue
+        for q in range(starts[c], starts[c + 1]):
+            j = order[q]
+            r2 = 0.0
+            for k in range(d):
+                dk = _displacement(X, i, j, k, period)
+                r2 += dk * dk
+            if r2 < r2max:
+                acc += w[j] * math.exp(-r2 * inv2)
+    return acc * (2.0 * math.pi * eps * eps) ** (-0.5 * d)
+
+
+@njit(cache=True, inline="always")
+def _blob_velocity_at(i, X, w, rho_eps, eps, m, D, cutoff, period, ncell, cell_of, order, starts,
+                      out):
+    """out_i = −D Σ_j w_j ∇φ_ε(X_i − X_j) [ρ_ε(X_i)^{m−2} + ρ_ε(X_j)^{m−2}], ∇φ_ε(x) = −x φ_ε/ε²."""
+    d = X.shape[1]
+    norm = (2.0 * math.pi * eps * eps) ** (-0.5 * d)
+    inv2 = 0.5 / (eps * eps)
+    r2max = cutoff * cutoff
+    a0, a1, a2 = 0.0, 0.0, 0.0
+    own = rho_eps[i] ** (m - 2.0)
+    for offset in range(3**d):
+        c = _neighbour_cell(cell_of[i], offset, ncell, period, d)
+        if c < 0:
+            continue
+        for q in range(starts[c], starts[c + 1]):
+            j = order[q]
+            d0 = _displacement(X, i, j, 0, period)
+            r2 = d0 * d0
+            d1, d2 = 0.0, 0.0
+            if d > 1:
+                d1 = _displacement(X, i, j, 1, period)
+                r2 += d1 * d1
+            if d > 2:
+                d2 = _displacement(X, i, j, 2, period)
+                r2 += d2 * d2
+            if r2 < r2max:
+                g = w[j] * math.exp(-r2 * inv2) * (own + rho_eps[j] ** (m - 2.0))
+                a0 += g * d0
+                a1 += g * d1
+                a2 += g * d2
+    scale = D * norm / (eps * eps)
+    _store(out, i, d, scale * a0, scale * a1, scale * a2)
+
+
+@njit(cache=True, parallel=True)
+def blob_density(X, w, eps, cutoff, period, ncell, cell_of, order, starts, out):
+    """out_i = ρ_ε(X_i) for every particle (cell list from :func:`bin_particles`), in parallel."""
+    for i in prange(X.shape[0]):
+        out[i] = _blob_density_at(i, X, w, eps, cutoff, period, ncell, cell_of, order, starts)
+
+
+@njit(cache=True)
+def blob_density_serial(X, w, eps, cutoff, period, ncell, cell_of, order, starts, out):
+    """:func:`blob_density` on one thread."""
+    for i in range(X.shape[0]):
+        out[i] = _blob_density_at(i, X, w, eps, cutoff, period, ncell, cell_of, order, starts)
+
+
+@njit(cache=True, parallel=True)
+def blob_velocity(X, w, rho_eps, eps, m, D, cutoff, period, ncell, cell_of, order, starts, out):
+    """The blob velocity −∇ δF_ε/δρ (X_i) of Carrillo–Craig–Patacchini (2019), in parallel.
+
+    F_ε = D/(m−1) Σ_i w_i ρ_ε(X_i)^{m−1} (F_ε = D Σ_i w_i log ρ_ε(X_i) for the entropy, m = 1):
+    ``v_i = −D Σ_j w_j ∇φ_ε(X_i − X_j) [ρ_ε(X_i)^{m−2} + ρ_ε(X_j)^{m−2}]``.
+    """
+    for i in prange(X.shape[0]):
+        _blob_velocity_at(i, X, w, rho_eps, eps, m, D, cutoff, period, ncell, cell_of, order,
+                          starts, out)
+
+
+@njit(cache=True)
+def blob_velocity_serial(X, w, rho_eps, eps, m, D, cutoff, period, ncell, cell_of, order, starts,
+                         out):
+    """:func:`blob_velocity` on one thread."""
+    for i in range(X.shape[0]):
+        _blob_velocity_at(i, X, w, rho_eps, eps, m, D, cutoff, period, ncell, cell_of, order,
+                          starts, out)

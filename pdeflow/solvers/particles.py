@@ -1,0 +1,448 @@
+"""Particle solver (``method="particles"``) for ``∂t ρ = ∇·(ρ ∇ξ)``, ξ = U'(ρ) + V + W*ρ.
+
+The density is ``μ_N = Σ_i w_i δ_{X_i}`` with equal weights ``w_i = M/N``, and every particle moves
+with the velocity of the flow, ``dX_i = −∇(V + W*μ_N)(X_i) dt`` plus the internal energy:
+
+- U = D ρ log ρ, ``diffusion="brownian"``: Euler–Maruyama,
+  ``X ← X + v dt + √(2 D dt) ξ``, ξ ~ N(0, I); the law of X solves the Fokker–Planck equation
+  (weak order one in dt: for the Ornstein–Uhlenbeck process the stationary variance is
+  (D/γ)(1 + γdt/2 + O(dt²))).
+- U = D ρ^m/(m−1), or the entropy with ``diffusion="blob"``: the blob method of Carrillo, Craig
+  and Patacchini (2019). The energy is regularised as ``F_ε = D/(m−1) Σ_i w_i ρ_ε(X_i)^{m−1}``
+  (``D Σ_i w_i log ρ_ε(X_i)`` for the entropy, m = 1), ρ_ε = φ_ε * μ_N with the Gaussian φ_ε of
+  width ε, and each particle follows ``−∇ δF_ε/δρ``:
+  ``v_i = −D Σ_j w_j ∇φ_ε(X_i − X_j) [ρ_ε(X_i)^{m−2} + ρ_ε(X_j)^{m−2}]`` (deterministic; the pair
+  sums run over neighbours closer than 5ε, found with a cell list). Default width
+  ``ε = ℓ^p h^{1−p}`` with p = 1/2, h = ℓ N^{−1/d} the mean particle spacing and ℓ the initial
+  standard deviation, i.e. ε = ℓ N^{−1/(2d)}: the form ε = h^{1−p}, 0 < p < 1 (ε ≫ h, many
+  particles per blob) of the Carrillo–Craig–Patacchini convergence theory, made scale-free; the
+  error is O(ε) while the stable step (∝ ε²) and the cost of a step (∝ N·N ε^d) favour larger ε,
+  and p = 1/2 balances the two. Explicit Euler; the step is
+  capped at ``0.8 ε² / P'(max ρ_ε)``, P'(ρ) = D m ρ^{m−1}, the stability limit of the regularised
+  diffusion.
+- V: ``−∇V`` from ``Potential.gradient`` when given; else a centred difference of V with step
+  ``6e-6·max(1, |x_k|)`` (≈ ε_mach^{1/3}, the step that balances truncation and round-off); a V
+  given as an array is differentiated on the grid and interpolated (CIC).
+- W = s·k(|x − y|): ``interaction="direct"``: ``−s Σ_j w_j k'(r_δ) (X_i − X_j)/r_δ``,
+  r_δ = √(r² + δ²) (Plummer softening δ = ``softening``; default for the singular Newtonian
+  kernels: the mean spacing ℓ N^{−1/d}, ℓ the initial standard deviation; 0 for smooth kernels),
+  O(N²) (on all threads above 2·10⁶ pair evaluations), minimum image on periodic axes.
+  ``interaction="mesh"``: particle–mesh: CIC deposit on the problem's grid refined
+  ``mesh_refine`` times per axis (default 2: the force is resolved below the grid cell, so that
+  a collapse can concentrate mass in one grid cell, the blow-up criterion, instead of stalling
+  at the force's smoothing scale), ``Φ = W * ρ`` by FFT
+  (:class:`~pdeflow.convolution.GridConvolution`, free space or periodic as the grid), ``∇Φ``
+  by centred differences (one-sided second order at walls), CIC interpolation back (the
+  transpose of the deposit). ``"auto"``: mesh above 5000 particles or on a periodic grid (the
+  minimum image of the direct sums is not the periodised kernel the grid solvers use).
+
+Walls reflect particles (``x ↦ 2a − x``); periodic axes wrap. The step ``dt`` (default
+``0.01 × min(t_end, ℓ²/D, ℓ/max|v(0)|)``, with ℓ²/P'(max ρ₀) for a power law) is an upper bound:
+a step never moves a particle more than half a grid cell by drift, nor exceeds the blob limit,
+and the last step before a snapshot is shortened to land on it.
+
+Diagnostics per snapshot: mass Σw; second moment Σ w|X|²; mean and (co)variance per axis; the
+energy of the CIC density on the problem's grid, ``problem.energy.on(grid).value(ρ_CIC)`` (for
+the entropy it carries the particle noise: D ∫ρ log ρ of a histogram of N particles sits above
+the continuum value by about D M cells_in_support / (2N), less for the smoother CIC deposit);
+the largest CIC density. With an interaction,
+a largest CIC density above ``blowup_density`` (default 0.1 M/|cell|, as the finite-volume
+solver) raises :class:`~pdeflow.solvers.driver.BlowUp`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..deposit import cic_density, grid_arrays, interpolate, sample_particles
+from ..energy import Entropy, PowerLaw
+from ..errors import PdeflowError
+from ..grid import Grid
+from ..kernels import Gaussian, Newtonian
+from . import _particle_kernels as pk
+from . import register
+from .driver import BlowUp
+
+DEFAULTS = {
+    "n_particles": 10_000,
+    "seed": None,
+    "dt": None,
+    "diffusion": "auto",
+    "blob_width": None,
+    "interaction": "auto",
+    "softening": None,
+    "mesh_refine": 2,
+    "blowup_density": None,
+    "max_steps": 10_000_000,
+}
+DT_FRACTION = 0.01     # default dt as a fraction of the shortest characteristic time
+MAX_MOVE = 0.5         # drift per step at most this many grid cells
+BLOB_CFL = 0.8         # dt ≤ BLOB_CFL ε² / P'(max ρ_ε); linear stability: < 1.6 (m = 1), < 2.7 (m = 2)
+BLOB_CUTOFF = 5.0      # blob pair sums over |X_i − X_j| < 5ε (φ_ε there is e^{−12.5} ≈ 4e-6 of its peak)
+BLOB_SCALE, BLOB_P = 1.0, 0.5  # ε = BLOB_SCALE ℓ (h/ℓ)^{1−p}, h = ℓ N^{−1/d}
+MESH_THRESHOLD = 5000  # interaction="auto": particle–mesh above this many particles
+FD_STEP = 6e-6
+PARALLEL_WORK = 2_000_000  # pair evaluations above which the pair sums run on all threads
+
+
+@register("particles")
+def make_stepper(problem, t_end: float, **options):
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise PdeflowError(
+            f"unknown particles option(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}"
+        )
+    opts = {**DEFAULTS, **options}
+    for key in ("n_particles", "mesh_refine", "max_steps"):
+        opts[key] = _integer(key, opts[key], minimum=1)
+    if opts["seed"] is not None:
+        opts["seed"] = _integer("seed", opts["seed"], minimum=0)
+    for key, choices in (("diffusion", ("auto", "brownian", "blob")),
+                         ("interaction", ("auto", "direct", "mesh"))):
+        if opts[key] not in choices:
+            raise PdeflowError(f"{key} must be one of {', '.join(map(repr, choices))}, "
+                               f"got {opts[key]!r}")
+    for key in ("dt", "blob_width", "blowup_density", "softening"):
+        if opts[key] is not None:
+            opts[key] = _real(key, opts[key], allow_zero=key == "softening")
+    return Particles(problem, float(t_end), **opts)
+
+
+class Particles:
+    """Stepper of the particle method (see the module docstring for the equations and defaults).
+
+    Examples
+    --------
+    >>> import pdeflow as pf
+    >>> grid = pf.Grid([(-5.0, 5.0)], 100)
+    >>> p = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5))
+    >>> traj = pf.solve(p, 0.1, method="particles", n_particles=1000, seed=0, progress=False)
+    >>> traj.positions(-1).shape, round(float(traj.mass[-1]), 12)
+    ((1000, 1), 1.0)
+    """
+
+    def __init__(self, problem, t_end, n_particles, seed, dt, diffusion, blob_width, interaction,
+                 softening, mesh_refine, blowup_density, max_steps):
+        grid = problem.grid
+        self.grid, self.d, self.N = grid, grid.ndim, int(n_particles)
+        self.energy = problem.energy
+        self.grid_energy = problem.energy.on(grid)
+        self.rng = np.random.default_rng(seed)
+        self.X, self.w = sample_particles(problem.rho0, grid, self.N, self.rng)
+        self.mass = float(self.w.sum())
+        self.lo, self.h, self.n, self.periodic = grid_arrays(grid)
+        self.hi = np.array([b for _, b in grid.bounds])
+        self.period = np.where(self.periodic, self.hi - self.lo, 0.0)
+        self.scale = initial_scale(problem.rho0, grid)
+        self.t, self.steps, self.max_steps = 0.0, 0, int(max_steps)
+        self.dt_min, self.dt_max_seen = np.inf, 0.0
+        # work arrays, allocated once
+        self.v = np.zeros((self.N, self.d))
+        self.part = np.zeros((self.N, self.d))
+        self.scratch = np.zeros((self.N, self.d))
+        self.rho_grid = np.zeros(grid.shape)
+        self._setup_internal(diffusion, blob_width)
+        self._setup_potentials()
+        self._setup_interactions(interaction, softening, int(mesh_refine))
+        self.noise = np.zeros((self.N, self.d) if self.brownian_D else (0, self.d))
+        if blowup_density is None and self.energy.interactions:
+            blowup_density = 0.1 * self.mass / grid.cell_volume
+        self.blowup_density = float(blowup_density) if blowup_density is not None else np.inf
+        peak = cic_density(self.X, self.w, grid, out=self.rho_grid).max()
+        if peak >= self.blowup_density:
+            raise PdeflowError(
+                f"initial max deposited density {peak:.3g} is already above the blow-up "
+                f"threshold {self.blowup_density:.3g}; refine the grid or set blowup_density"
+            )
+        self.dt = float(dt) if dt is not None else self.default_dt(t_end)
+        self.options = {
+            "n_particles": self.N, "seed": seed, "dt": self.dt, "diffusion": self.diffusion,
+            "blob_width": self.eps, "interaction": self.interaction, "softening": self.softening,
+            "mesh_refine": int(mesh_refine), "blowup_density": blowup_density,
+            "max_steps": self.max_steps,
+        }
+
+    # -- set-up ----------------------------------------------------------------------------------
+    def _setup_internal(self, diffusion, blob_width):
+        internal = self.energy.internal
+        self.brownian_D, self.blob_m, self.blob_D, self.eps = 0.0, None, 0.0, None
+        if isinstance(internal, PowerLaw) and internal.D > 0:
+            if diffusion == "brownian":
+                raise PdeflowError("diffusion='brownian' realises only U = D ρ log ρ; a power law "
+                                   "needs the blob method (diffusion='blob' or 'auto')")
+            self.diffusion, self.blob_m, self.blob_D = "blob", internal.m, internal.D
+        elif isinstance(internal, Entropy) and internal.D > 0:
+            self.diffusion = "blob" if diffusion == "blob" else "brownian"
+            if self.diffusion == "blob":
+                self.blob_m, self.blob_D = 1.0, internal.D
+            else:
+                self.brownian_D = internal.D
+        else:
+            self.diffusion = "none"
+        if self.blob_m is None:
+            return
+        h = self.scale * self.N ** (-1.0 / self.d)  # mean particle spacing
+        self.eps = float(blob_width) if blob_width is not None else (
+            BLOB_SCALE * self.scale * (h / self.scale) ** (1 - BLOB_P)
+        )
+        cutoff = BLOB_CUTOFF * self.eps
+        lengths = self.hi - self.lo
+        ncell = np.maximum(np.floor(lengths / cutoff), 1).astype(np.int64)
+        while np.prod(ncell) > 4 * self.N + 64:  # keep the cell list O(N)
+            k = int(np.argmax(ncell))
+            ncell[k] = max(ncell[k] // 2, 1)
+        ncell = np.where(self.periodic & (ncell < 3), 1, ncell)
+        self.cells = {
+            "lo": self.lo, "width": lengths / ncell, "ncell": ncell,
+            "cell_of": np.zeros(self.N, dtype=np.int64), "order": np.zeros(self.N, dtype=np.int64),
+            "starts": np.zeros(int(np.prod(ncell)) + 1, dtype=np.int64),
+            "fill": np.zeros(int(np.prod(ncell)) + 1, dtype=np.int64),
+        }
+        self.rho_eps = np.zeros(self.N)
+
+    def _setup_potentials(self):
+        self.potential_terms = []
+        for term in self.energy.potentials:
+            if term.gradient is not None:
+                self.potential_terms.append(("gradient", term.gradient))
+            elif callable(term.V):
+                self.potential_terms.append(("difference", term.V))
+            else:
+                V = term.on_grid(self.grid)
+                self.potential_terms.append(("mesh", _grid_gradient(V, self.grid)))
+
+    def _setup_interactions(self, interaction, softening, refine):
+        terms = self.energy.interactions
+        if interaction == "auto":  # periodic grids: the mesh's periodic kernel, as fv uses
+            interaction = "mesh" if self.N > MESH_THRESHOLD or any(self.grid.periodic) else "direct"
+        self.interaction = interaction if terms else "none"
+        singular = any(getattr(t.kernel, "singular", False) for t in terms)
+        if softening is None:
+            softening = self.scale * self.N ** (-1.0 / self.d) if singular else 0.0
+        self.softening = float(softening)
+        if self.interaction == "mesh":
+            g = self.grid
+            self.mesh = Grid(g.bounds, tuple(n * refine for n in g.shape), g.periodic)
+            from ..convolution import GridConvolution
+
+            self.convolutions = [GridConvolution(self.mesh, t.kernel, t.strength) for t in terms]
+            self.rho_mesh = np.zeros(self.mesh.shape)
+            self.grad_mesh = np.zeros((self.d, *self.mesh.shape))
+
+    def default_dt(self, t_end: float) -> float:
+        """``DT_FRACTION × min(t_end, ℓ²/D, ℓ/max|v(0)|)`` (ℓ²/P'(max ρ₀) for a power law)."""
+        self.velocity(self.X, self.v)  # also fills ρ_ε for the blob
+        times = [t_end]
+        if self.brownian_D:
+            times.append(self.scale**2 / self.brownian_D)
+        if self.blob_m is not None:
+            pressure = self.blob_D * self.blob_m * self.rho_eps.max() ** (self.blob_m - 1)
+            times.append(self.scale**2 / pressure)
+        speed = np.max(np.abs(self.v))
+        if speed > 0:
+            times.append(self.scale / speed)
+        return DT_FRACTION * min(times)
+
+    # -- the velocity field ------------------------------------------------------------------------
+    def velocity(self, X: np.ndarray, out: np.ndarray) -> float:
+        """out = deterministic velocity at X; returns the largest stable step for it."""
+        out.fill(0.0)
+        dt_bound = np.inf
+        if self.potential_terms:
+            self.potential_velocity(X, self.part)
+            out += self.part
+        if self.interaction != "none":
+            self.interaction_velocity(X, self.part)
+            out += self.part
+        if self.blob_m is not None:
+            self.blob_velocity(X, self.part)
+            out += self.part
+            pressure = self.blob_D * self.blob_m * self.rho_eps.max() ** (self.blob_m - 1)
+            dt_bound = BLOB_CFL * self.eps**2 / pressure
+        speed = np.max(np.abs(out)) if out.size else 0.0
+        if not np.isfinite(speed):
+            raise BlowUp(self.t, "non-finite particle velocity")
+        if speed > 0:
+            dt_bound = min(dt_bound, MAX_MOVE * min(self.grid.dx) / speed)
+        return dt_bound
+
+    def potential_velocity(self, X: np.ndarray, out: np.ndarray) -> None:
+        """out = −Σ ∇V(X) over the potentials."""
+        out.fill(0.0)
+        cols = [X[:, k] for k in range(self.d)]
+        for kind, f in self.potential_terms:
+            if kind == "gradient":
+                for k, g in enumerate(f(*cols)):
+                    out[:, k] -= g
+            elif kind == "difference":
+                for k in range(self.d):
+                    step = FD_STEP * np.maximum(1.0, np.abs(cols[k]))
+                    plus = list(cols)
+                    minus = list(cols)
+                    plus[k], minus[k] = cols[k] + step, cols[k] - step
+                    out[:, k] -= (f(*plus) - f(*minus)) / (2 * step)
+            else:
+                out -= interpolate(f, X, self.grid)
+
+    def interaction_velocity(self, X: np.ndarray, out: np.ndarray) -> None:
+        """out = −∇(W * μ_N)(X), direct softened pair sums or particle–mesh."""
+        if self.interaction == "mesh":
+            cic_density(X, self.w, self.mesh, out=self.rho_mesh)
+            phi = sum(conv(self.rho_mesh) for conv in self.convolutions)
+            _grid_gradient(phi, self.mesh, out=self.grad_mesh)
+            interpolate(self.grad_mesh, X, self.mesh, out=out)
+            out *= -1.0
+            return
+        out.fill(0.0)
+        scratch = self.scratch if X.shape == self.scratch.shape else np.empty_like(out)
+        for term in self.energy.interactions:
+            direct_gradient(X, self.w, term.kernel, self.softening, self.period, scratch)
+            out -= term.strength * scratch
+
+    def blob_velocity(self, X: np.ndarray, out: np.ndarray) -> None:
+        """out = −∇ δF_ε/δρ at the particles (Carrillo–Craig–Patacchini blob velocity)."""
+        c = self.cells
+        pk.bin_particles(X, c["lo"], c["width"], c["ncell"], c["cell_of"], c["order"],
+                         c["starts"], c["fill"])
+        cutoff = BLOB_CUTOFF * self.eps
+        counts = np.diff(c["starts"])
+        parallel = 3**self.d * float(counts @ counts) > PARALLEL_WORK
+        density = pk.blob_density if parallel else pk.blob_density_serial
+        velocity = pk.blob_velocity if parallel else pk.blob_velocity_serial
+        density(X, self.w, self.eps, cutoff, self.period, c["ncell"], c["cell_of"], c["order"],
+                c["starts"], self.rho_eps)
+        velocity(X, self.w, self.rho_eps, self.eps, self.blob_m, self.blob_D, cutoff, self.period,
+                 c["ncell"], c["cell_of"], c["order"], c["starts"], out)
+
+    # -- time stepping ---------------------------------------------------------------------------
+    def advance(self, t_target: float) -> None:
+        while self.t < t_target:
+            if self.steps >= self.max_steps:
+                raise PdeflowError(
+                    f"particles reached max_steps={self.max_steps} at t={self.t:.4g} before "
+                    f"t={t_target:.4g}; raise max_steps or dt"
+                )
+            remaining = t_target - self.t
+            dt = min(self.dt, self.velocity(self.X, self.v), remaining)
+            if remaining - dt < 1e-9 * dt:
+                dt = remaining
+            amplitude = 0.0
+            if self.brownian_D:
+                self.rng.standard_normal(out=self.noise)
+                amplitude = np.sqrt(2.0 * self.brownian_D * dt)
+            pk.advance_positions(self.X, self.v, self.noise, dt, amplitude, self.lo, self.hi,
+                                 self.periodic)
+            self.t = t_target if t_target - (self.t + dt) < 1e-14 * max(t_target, 1.0) else self.t + dt
+            self.steps += 1
+            self.dt_min, self.dt_max_seen = min(self.dt_min, dt), max(self.dt_max_seen, dt)
+            if np.isfinite(self.blowup_density):
+                peak = cic_density(self.X, self.w, self.grid, out=self.rho_grid).max()
+                if peak >= self.blowup_density:
+                    raise BlowUp(self.t, f"max deposited density {peak:.4g} >= "
+                                         f"{self.blowup_density:.4g}")
+
+    # -- output ----------------------------------------------------------------------------------
+    def fields(self) -> dict:
+        return {"position": self.X}
+
+    def static(self) -> dict:
+        return {"weight": self.w}
+
+    def diagnostics(self) -> dict:
+        X, w, M = self.X, self.w, self.mass
+        rho = cic_density(X, w, self.grid, out=self.rho_grid)
+        mean = w @ X / M
+        cov = (X - mean).T @ ((X - mean) * w[:, None]) / M
+        out = {
+            "mass": float(w.sum()),
+            "energy": self.grid_energy.value(rho),
+            "second_moment": float(w @ np.sum(X**2, axis=1)),
+            "max_density": float(rho.max()),
+        }
+        names = self.grid.axis_names
+        for k, a in enumerate(names):
+            out[f"mean_{a}"] = float(mean[k])
+            out[f"var_{a}"] = float(cov[k, k])
+        for k in range(self.d):
+            for j in range(k + 1, self.d):
+                out[f"cov_{names[k]}{names[j]}"] = float(cov[k, j])
+        return out
+
+    def summary(self) -> dict:
+        out = {"dt_min": float(self.dt_min), "dt_max": float(self.dt_max_seen),
+               "n_particles": self.N, "interaction_mode": self.interaction,
+               "diffusion_mode": self.diffusion}
+        if self.eps is not None:
+            out["blob_width"] = self.eps
+        return out
+
+
+# -- helpers (plain NumPy; the loops live in _particle_kernels) ---------------------------------
+def _integer(key: str, value, minimum: int) -> int:
+    """An integer option (integral floats such as 64.0 accepted), at least ``minimum``."""
+    ok = isinstance(value, int | np.integer | float | np.floating) and not isinstance(value, bool)
+    if not ok or not np.isfinite(value) or value != int(value) or int(value) < minimum:
+        raise PdeflowError(f"{key} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _real(key: str, value, allow_zero: bool = False) -> float:
+    """A positive (or, with ``allow_zero``, non-negative) finite number."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = np.nan
+    if isinstance(value, bool) or not np.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
+        raise PdeflowError(f"{key} must be a {'non-negative' if allow_zero else 'positive'} "
+                           f"number, got {value!r}")
+    return x
+
+
+def initial_scale(rho: np.ndarray, grid: Grid) -> float:
+    """ℓ: the root-mean-square standard deviation per axis of the piecewise-constant ``rho``."""
+    M = grid.integrate(rho)
+    variances = []
+    for k, c in enumerate(grid.coords()):
+        mean = grid.integrate(c * rho) / M
+        variances.append(grid.integrate((c - mean) ** 2 * rho) / M + grid.dx[k] ** 2 / 12)
+    return float(np.sqrt(np.mean(variances)))
+
+
+def direct_gradient(X, w, kernel, softening, period, out):
+    """out_i = Σ_{j≠i} w_j ∇k_δ(X_i − X_j), Numba for the closed-form kernels, NumPy otherwise."""
+    if isinstance(kernel, Newtonian):
+        code, param = (pk.NEWTONIAN_1D, pk.NEWTONIAN_2D, pk.NEWTONIAN_3D)[kernel.dim - 1], 0.0
+    elif isinstance(kernel, Gaussian):
+        code, param = pk.GAUSSIAN, kernel.sigma
+    else:
+        return _direct_gradient_numpy(X, w, kernel.derivative, softening, period, out)
+    kernel_sum = pk.pair_gradient if X.shape[0] ** 2 > PARALLEL_WORK else pk.pair_gradient_serial
+    kernel_sum(X, w, code, param, softening, period, out)
+    return out
+
+
+def _direct_gradient_numpy(X, w, dk, softening, period, out, block: int = 256):
+    """The pair sum of :func:`direct_gradient` for any k'(r), in blocks of targets."""
+    N = X.shape[0]
+    for start in range(0, N, block):
+        stop = min(start + block, N)
+        diff = X[start:stop, None, :] - X[None, :, :]
+        diff -= np.where(period > 0, period, 0.0) * np.round(diff / np.where(period > 0, period, 1.0))
+        r = np.sqrt(np.sum(diff**2, axis=2) + softening**2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(r > 0, dk(np.where(r > 0, r, 1.0)) / np.where(r > 0, r, 1.0), 0.0)
+        g[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        out[start:stop] = np.einsum("ij,ijk->ik", g * w[None, :], diff)
+    return out
+
+
+def _grid_gradient(phi: np.ndarray, grid: Grid, out: np.ndarray | None = None) -> np.ndarray:
+    """∇φ by centred differences (periodic: wrapped; walls: one-sided second order at the edges)."""
+    if out is None:
+        out = np.empty((grid.ndim, *grid.shape))
+    for k, (h, periodic) in enumerate(zip(grid.dx, grid.periodic, strict=True)):
+        if periodic:
+            out[k] = (np.roll(phi, -1, axis=k) - np.roll(phi, 1, axis=k)) / (2 * h)
+        else:
+            out[k] = np.gradient(phi, h, axis=k, edge_order=2)
+    return out
