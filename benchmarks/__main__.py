@@ -1,10 +1,13 @@
-"""Run every benchmark case against its baseline, interleaved, and record the results.
+"""Run every benchmark case against its baselines, interleaved, and record the results.
 
     python -m benchmarks [--quick] [--out benchmarks/results.json]
 
-Each case times pdeflow and its baseline alternately (after a warm-up), takes the median of at
-least 5 repeats, and reports the ratio. Results go to ``benchmarks/results.json`` (with the
-machine, versions and thread count) and ``benchmarks/results.md`` (included in the README).
+Each case times pdeflow and its baselines alternately (after a warm-up), takes the median of at
+least 5 repeats, and reports the ratios. Baselines: a hand-written Numba stencil (the practical
+speed limit) and, where installed (``pip install '.[bench]'``), py-pde's explicit Euler stepper on
+the same grid. Results go to ``benchmarks/results.json`` (with the machine, versions and thread
+count) and ``benchmarks/results.md`` (included in the README). ``python -m
+benchmarks.check_kernels`` checks the solver's fused kernels against the one-axis references.
 """
 
 from __future__ import annotations
@@ -51,9 +54,23 @@ def fv_stepper(problem, **options):
 
 
 def rhs_caller(stepper, evaluations):
+    out = np.empty_like(stepper.rho)
+
     def call():
         for _ in range(evaluations):
-            stepper.rhs(stepper.rho, stepper.k)
+            stepper.rhs(stepper.rho, out)
+    return call
+
+
+def euler_caller(stepper, steps, dt):
+    """Forward-Euler steps ρ + dt L(ρ): one fused SSP-RK3 stage (like-for-like with the
+    stencil and py-pde baselines)."""
+    out = np.empty_like(stepper.rho)
+
+    def call():
+        for _ in range(steps):
+            stepper.prepare(stepper.rho, limit=False)
+            stepper._stage(0.0, stepper.rho, 1.0, stepper.rho, dt, out)
     return call
 
 
@@ -65,47 +82,84 @@ def rk3_caller(stepper, steps):
 
 
 def case_heat(shape, steps):
+    """Heat equation, walls: pdeflow's flux evaluation, forward-Euler stage and SSP-RK3 step
+    against a hand-written Numba Euler step and py-pde's Euler step (Neumann walls)."""
     d = len(shape)
     grid = pf.Grid([(-5.0, 5.0)] * d, shape)
     p = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 1.0))
     stepper = fv_stepper(p)
     h = grid.dx[0]
-    lam = 0.2 * h * h / h**2
+    lam = 0.2  # dt D / h²
+    dt = lam * h * h
     u = p.rho0.copy()
     out = np.empty_like(u)
     if d == 1:
         baseline = lambda: baselines.heat_euler_1d(u, out, lam, steps)  # noqa: E731
     else:
         baseline = lambda: baselines.heat_euler_2d(u, out, lam, steps)  # noqa: E731
-    t = interleaved({"pdeflow_rhs": rhs_caller(stepper, steps), "numba_stencil": baseline})
-    cells = grid.size * steps
+    candidates = {
+        "pdeflow_rhs": rhs_caller(stepper, steps),
+        "pdeflow_euler": euler_caller(stepper, steps, dt),
+        "pdeflow_rk3": rk3_caller(fv_stepper(p), steps),
+        "numba_stencil": baseline,
+    }
+    pypde = _pypde_stepper(shape, steps, dt)
+    if callable(pypde):
+        candidates["py_pde"] = pypde
+    t = {k: v / steps for k, v in interleaved(candidates).items()}
+    cells = grid.size
     result = {
         "case": f"heat {d}D {'x'.join(map(str, shape))}, one flux evaluation (SG)",
-        "pdeflow_s_per_eval": t["pdeflow_rhs"] / steps,
+        "cells": cells,
+        "pdeflow_s_per_eval": t["pdeflow_rhs"],
         "baseline": "hand-written Numba 5-point explicit Euler step",
-        "baseline_s_per_step": t["numba_stencil"] / steps,
+        "baseline_s_per_step": t["numba_stencil"],
         "ratio": t["pdeflow_rhs"] / t["numba_stencil"],
         "pdeflow_mcups": cells / t["pdeflow_rhs"] / 1e6,
         "baseline_mcups": cells / t["numba_stencil"] / 1e6,
+        "pdeflow_euler_s_per_step": t["pdeflow_euler"],
+        "pdeflow_euler_mcups": cells / t["pdeflow_euler"] / 1e6,
+        "ratio_euler": t["pdeflow_euler"] / t["numba_stencil"],
+        "pdeflow_rk3_s_per_step": t["pdeflow_rk3"],
+        "pdeflow_rk3_mcups": cells / t["pdeflow_rk3"] / 1e6,
     }
-    result.update(_pypde(shape, steps))
+    if "py_pde" in t:
+        result.update({
+            "py_pde_s_per_step": t["py_pde"],
+            "py_pde_mcups": cells / t["py_pde"] / 1e6,
+            "ratio_euler_vs_py_pde": t["pdeflow_euler"] / t["py_pde"],
+            "ratio_rhs_vs_py_pde": t["pdeflow_rhs"] / t["py_pde"],
+        })
+    else:
+        result["py_pde"] = pypde
     return result
 
 
-def _pypde(shape, steps):
+def _pypde_stepper(shape, steps, dt):
+    """py-pde's compiled explicit Euler stepper for u_t = Δu on the same grid (no-flux walls):
+    a callable doing ``steps`` steps, or why there is none. Built (and compiled) here, outside
+    the timing; py-pde runs its steps in one compiled loop, without a Python call per step.
+
+    One thread, as pdeflow's kernels: py-pde's default threads grids of 65536 cells and more,
+    and its idle threads would spin on the cores the other candidates are timed on. Its Numba
+    code is compiled with fastmath (its default).
+    """
     try:
-        import pde  # py-pde, optional: pip install .[bench]
+        import pde  # py-pde, optional: pip install '.[bench]'
     except ImportError:
-        return {"py_pde": "not installed (pip install '.[bench]')"}
-    grid = pde.CartesianGrid([(-5.0, 5.0)] * len(shape), list(shape), periodic=True)
-    state = pde.ScalarField.random_uniform(grid)
-    eq = pde.DiffusionPDE(diffusivity=1.0)
-    dt = 1e-6
-    eq.solve(state, t_range=dt * 2, dt=dt, solver="explicit", tracker=None)  # compile
-    t0 = time.perf_counter()
-    eq.solve(state, t_range=dt * steps, dt=dt, solver="explicit", tracker=None)
-    elapsed = time.perf_counter() - t0
-    return {"py_pde_s_per_step": elapsed / steps, "py_pde_mcups": np.prod(shape) * steps / elapsed / 1e6}
+        return "not installed (pip install '.[bench]')"
+    pde.config["backend.numba.multithreading"] = "never"
+    grid = pde.CartesianGrid([(-5.0, 5.0)] * len(shape), list(shape), periodic=False)
+    state = pde.ScalarField.random_uniform(grid, rng=np.random.default_rng(0))
+    eq = pde.DiffusionPDE(diffusivity=1.0)  # bc "auto_periodic_neumann": Neumann at walls
+    solver = pde.EulerSolver(eq, backend="numba")
+    stepper = solver.make_stepper(state, dt=dt)
+    stepper(state, 0.0, dt)  # warm-up (compiled in make_stepper)
+    before = solver.info["steps"]
+    stepper(state, 0.0, steps * dt)
+    if solver.info["steps"] - before != steps:
+        return f"py-pde took {solver.info['steps'] - before} steps for {steps}; not timed"
+    return lambda: stepper(state, 0.0, steps * dt)
 
 
 def case_general_flux(n, steps):
@@ -163,7 +217,27 @@ def case_implicit_vs_explicit(n=256, t_end=0.05, target=2e-3):
     }
 
 
-def case_cold_start():
+PYPDE_COLD = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+import pde
+t1 = time.perf_counter()
+grid = pde.CartesianGrid([(-10.0, 10.0)], [200], periodic=False)
+x = grid.axes_coords[0]
+state = pde.ScalarField(grid, np.exp(-x**2 / (2 * 0.5)) / np.sqrt(2 * np.pi * 0.5))
+storage = pde.MemoryStorage()
+h = 20.0 / 200
+pde.DiffusionPDE(diffusivity=1.0).solve(state, t_range=1.0, dt=0.45 * h * h, solver="euler",
+                                        tracker=storage.tracker(0.1))
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1, len(storage))
+"""
+
+
+def case_cold_start(pypde_repeats: int = 3):
+    """A new process, end to end: `pdeflow run heat` (its Numba cache warm from a first run)
+    against py-pde solving the same problem in a new process (py-pde caches no compiled code)."""
     def run_cli():
         with tempfile.TemporaryDirectory() as d:
             subprocess.run(
@@ -179,13 +253,39 @@ def case_cold_start():
         subprocess.run([sys.executable, "-c", "pass"], check=True)
 
     t = interleaved({"cli": run_cli, "import": import_time, "python": python_start}, repeats=5)
-    return [
+    results = [
         {"case": "cold start: `pdeflow run heat` end to end (new process, numba cache warm)",
          "pdeflow_s_per_eval": t["cli"], "baseline": "bare python start",
          "baseline_s_per_step": t["python"], "ratio": t["cli"] / t["python"]},
         {"case": "`import pdeflow`", "pdeflow_s_per_eval": t["import"], "baseline": "bare python start",
          "baseline_s_per_step": t["python"], "ratio": t["import"] / t["python"]},
     ]
+    try:
+        import pde  # noqa: F401
+    except ImportError:
+        return results
+    cli, total, solve = [], [], []
+    for _ in range(pypde_repeats):  # alternating, each py-pde run a fresh process
+        t0 = time.perf_counter()
+        run_cli()
+        cli.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", PYPDE_COLD], check=True, capture_output=True,
+                              text=True, cwd=tempfile.gettempdir())
+        total.append(time.perf_counter() - t0)
+        solve.append(float(done.stdout.split()[1]))
+    cli_s, pypde_s = statistics.median(cli), statistics.median(total)
+    results.append({
+        "case": "cold start: 1D heat, 200 cells, to t = 1 with 11 snapshots, new process: "
+                "`pdeflow run heat` (numba cache warm; SSP-RK3, HDF5 output)",
+        "pdeflow_s_per_eval": cli_s,
+        "baseline": "py-pde first solve in a new process (explicit Euler, in-memory storage)",
+        "baseline_s_per_step": pypde_s,
+        "ratio": cli_s / pypde_s,
+        "py_pde_solve_s": statistics.median(solve),
+        "repeats": pypde_repeats,
+    })
+    return results
 
 
 def machine() -> dict:
@@ -199,31 +299,73 @@ def machine() -> dict:
         "numba": numba.__version__,
         "pdeflow": pf.__version__,
         "numba_threads": numba.get_num_threads(),
+        "py_pde": _pypde_version(),
         "date": time.strftime("%Y-%m-%d"),
     }
 
 
+def _pypde_version() -> str | None:
+    try:
+        import pde
+    except ImportError:
+        return None
+    return pde.__version__
+
+
+def _timed(seconds: float, mcups: float | None = None) -> str:
+    return f"{seconds:.3g} s" + ("" if mcups is None else f" ({mcups:.0f} Mcell/s)")
+
+
 def to_markdown(results: list[dict], info: dict) -> str:
+    versions = f"numpy {info['numpy']}, numba {info['numba']} ({info['numba_threads']} threads)"
+    if info.get("py_pde"):
+        versions += f", py-pde {info['py_pde']}"
     lines = [
-        f"Measured {info['date']} on {info['cpus']} CPUs ({info['processor']}), Python {info['python']}, "
-        f"numpy {info['numpy']}, numba {info['numba']} ({info['numba_threads']} threads).",
+        f"Measured {info['date']} on {info['cpus']} CPUs ({info['processor']}), Python "
+        f"{info['python']}, {versions}. Medians of interleaved repeats; pdeflow's kernels run on "
+        "one thread.",
+        "",
+        "Heat equation, walls, per step or evaluation. *L(ρ)*: one flux evaluation (`rhs`). "
+        "*Euler step*: ρ + dt L(ρ), one fused SSP-RK3 stage, like-for-like with the baselines. "
+        "*SSP-RK3 step*: three stages and the step control. Baselines: a hand-written Numba "
+        "5-point Euler step and py-pde's compiled Euler stepper (`EulerSolver`, numba backend, "
+        "one thread, fastmath, Neumann walls; its loop over steps runs compiled, pdeflow's is a "
+        "Python loop).",
+        "",
+        "| grid | pdeflow L(ρ) | pdeflow Euler step | pdeflow SSP-RK3 step | Numba stencil | py-pde "
+        "| Euler step / stencil | Euler step / py-pde | L(ρ) / py-pde |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    heat = [r for r in results if "pdeflow_euler_s_per_step" in r]
+    for r in heat:
+        grid = r["case"].split(",")[0].removeprefix("heat ")
+        if "py_pde_s_per_step" in r:
+            pypde = _timed(r["py_pde_s_per_step"], r["py_pde_mcups"])
+            vs_pypde = f"{r['ratio_euler_vs_py_pde']:.2f} | {r['ratio_rhs_vs_py_pde']:.2f}"
+        else:
+            pypde, vs_pypde = r.get("py_pde", ""), " | "
+        lines.append(
+            f"| {grid} | {_timed(r['pdeflow_s_per_eval'], r['pdeflow_mcups'])} "
+            f"| {_timed(r['pdeflow_euler_s_per_step'], r['pdeflow_euler_mcups'])} "
+            f"| {_timed(r['pdeflow_rk3_s_per_step'], r['pdeflow_rk3_mcups'])} "
+            f"| {_timed(r['baseline_s_per_step'], r['baseline_mcups'])} | {pypde} "
+            f"| {r['ratio_euler']:.2f} | {vs_pypde} |"
+        )
+    lines += [
         "",
         "| case | pdeflow | baseline | baseline time | ratio (pdeflow / baseline) |",
         "|---|---|---|---|---|",
     ]
     for r in results:
-        extra = ""
-        if "pdeflow_mcups" in r:
-            extra = f" ({r['pdeflow_mcups']:.0f} Mcell/s vs {r['baseline_mcups']:.0f})"
+        if r in heat:
+            continue
         lines.append(
-            f"| {r['case']} | {r['pdeflow_s_per_eval']:.3g} s{extra} | {r['baseline']} | "
+            f"| {r['case']} | {r['pdeflow_s_per_eval']:.3g} s | {r['baseline']} | "
             f"{r['baseline_s_per_step']:.3g} s | {r['ratio']:.2f} |"
         )
-        if "py_pde_s_per_step" in r:
-            lines.append(f"| ↳ py-pde explicit step, same size | {r['py_pde_s_per_step']:.3g} s | | | "
-                         f"{r['pdeflow_s_per_eval'] / r['py_pde_s_per_step']:.2f} |")
-        elif "py_pde" in r:
-            lines.append(f"| ↳ py-pde | {r['py_pde']} | | | |")
+        if "py_pde_solve_s" in r:
+            lines.append(f"| ↳ of which py-pde's `solve` (compiling, then stepping) | | | "
+                         f"{r['py_pde_solve_s']:.3g} s | |")
     return "\n".join(lines) + "\n"
 
 
@@ -236,15 +378,19 @@ def main(argv=None) -> None:
     sizes = [((4096,), 200), ((256, 256), 50)] + ([] if args.quick else [((1024, 1024), 5)])
     for shape, steps in sizes:
         results.append(case_heat(shape, steps))
-        print(results[-1]["case"], f"ratio {results[-1]['ratio']:.2f}", flush=True)
+        r = results[-1]
+        print(r["case"], f"ratio {r['ratio']:.2f}, Euler step / stencil {r['ratio_euler']:.2f}",
+              f"/ py-pde {r['ratio_euler_vs_py_pde']:.2f}" if "ratio_euler_vs_py_pde" in r else "",
+              flush=True)
     for r in case_general_flux(128 if args.quick else 256, 20):
         results.append(r)
         print(r["case"], f"ratio {r['ratio']:.2f}", flush=True)
     results.append(case_implicit_vs_explicit(64 if args.quick else 256))
     print(results[-1]["case"], f"ratio {results[-1]['ratio']:.2f}", flush=True)
-    for r in case_cold_start():
+    for r in case_cold_start(pypde_repeats=1 if args.quick else 3):
         results.append(r)
-        print(r["case"], f"{r['pdeflow_s_per_eval']:.2f} s", flush=True)
+        print(r["case"], f"{r['pdeflow_s_per_eval']:.2f} s vs {r['baseline_s_per_step']:.2f} s",
+              flush=True)
     info = machine()
     Path(args.out).write_text(json.dumps({"machine": info, "results": results}, indent=2))
     Path(args.out).with_suffix(".md").write_text(to_markdown(results, info))

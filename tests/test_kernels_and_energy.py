@@ -162,3 +162,16 @@ def test_low_rank_interaction_matches_dense_pair_sum():
                                rtol=1e-13)
     value = 0.5 * rho.ravel() @ dense @ rho.ravel() * grid.cell_volume**2
     assert abs(energy.value(rho, grid) - value) < 1e-13 * abs(value)
+
+
+@pytest.mark.parametrize("shape", [(1,), (2,), (7,), (3, 4), (5, 1), (2, 3, 4), (4, 5, 2)])
+@pytest.mark.parametrize("uniform_phi", [False, True])
+def test_fused_kernels_match_axis_kernels(shape, uniform_phi):
+    # the solver's fused all-axes kernels against the one-axis kernels above (themselves checked
+    # against NumPy): equal to 1e-13 of the largest flux, step limits exactly equal
+    import itertools
+
+    from benchmarks.check_kernels import check_case
+
+    for periodic in itertools.product([False, True], repeat=len(shape)):
+        check_case(shape, periodic, np.random.default_rng(0), uniform_phi)

@@ -1,9 +1,22 @@
-"""Numba kernels of the finite-volume solver: one axis at a time, on a 3D view of the field.
+"""Numba kernels of the finite-volume solver.
 
-A density of any dimension is viewed as ``(n_before, n_axis, n_after)`` (a C-contiguous reshape,
-no copy), so one kernel serves every axis of 1D, 2D and 3D grids. Kernels are pure functions of
-arrays and scalars; they add ``-(J_{i+1/2} - J_{i-1/2}) / h`` into ``out`` and return the largest
-rate that bounds the explicit time step. Nothing is allocated.
+Two families, checked against each other (``python -m benchmarks.check_kernels``):
+
+- Reference kernels, one axis at a time on a ``(n_before, n_axis, n_after)`` view of the field
+  (a C-contiguous reshape, no copy, :func:`as_axis_view`): a loop over faces that adds
+  ``-(J_{i+1/2} - J_{i-1/2}) / h`` into ``out`` and returns the rate that bounds the explicit
+  step. The plainest statement of each flux.
+- The solver's kernels, all axes in one call: a 1D or 2D field is viewed as 3D with leading unit
+  axes, ``(1, 1, n)`` or ``(1, n0, n1)``, so that grid axis ``k`` of a ``d``-dimensional grid is
+  view axis ``3 - d + k``. Each cell gathers the fluxes through its own faces,
+  ``(L ρ)_i = Σ_k (J_{i-e_k/2} - J_{i+e_k/2}) / h_k``, row by row (fixed leading indices); a
+  face's flux is the same expression evaluated from either side, so the scheme stays
+  conservative to round-off, rows are independent, and the innermost loops run along contiguous
+  memory and vectorise. Across a wall the neighbour index is clamped to the cell itself, which
+  makes the flux through the wall vanish. A stage kernel fuses ``L`` with the SSP-RK3 stage
+  combination ``α x + β (y + dt L(y))``.
+
+Kernels are pure functions of arrays and scalars; nothing is allocated.
 """
 
 from __future__ import annotations
@@ -12,6 +25,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
 
 @njit(cache=True, inline="always")
@@ -27,11 +41,9 @@ def bernoulli(z):
 
 @njit(cache=True, inline="always")
 def minmod(a, b):
-    if a * b <= 0.0:
-        return 0.0
-    if a > 0.0:
-        return min(a, b)
-    return max(a, b)
+    """The argument of smaller magnitude if a and b have one sign, else 0 (selects, no branches)."""
+    m = min(a, b) if a > 0.0 else max(a, b)
+    return m if a * b > 0.0 else 0.0
 
 
 @njit(cache=True)
@@ -105,21 +117,299 @@ def upwind_divergence(rho, xi, h, periodic, out):
     return speed
 
 
-@njit(cache=True)
-def axpby(alpha, x, beta, y, out):
-    """out = α x + β y on 1D views (the SSP-RK3 stage combinations); returns min(out)."""
-    lowest = np.inf
-    for k in range(out.size):
-        v = alpha * x[k] + beta * y[k]
-        out[k] = v
-        if v < lowest:
-            lowest = v
-    return lowest
-
-
 def as_axis_view(array: np.ndarray, axis: int) -> np.ndarray:
     """View a C-contiguous array as (n_before, n_axis, n_after)."""
     shape = array.shape
     before = int(np.prod(shape[:axis], dtype=np.int64))
     after = int(np.prod(shape[axis + 1 :], dtype=np.int64))
     return array.reshape(before, shape[axis], after)
+
+
+def as_3d(array: np.ndarray) -> np.ndarray:
+    """View a C-contiguous 1D, 2D or 3D array as 3D, with leading unit axes (no copy)."""
+    return array.reshape((1,) * (3 - array.ndim) + array.shape)
+
+
+@overload(as_3d)
+def _as_3d_compiled(array):  # the same inside kernels, chosen by the array's type
+    if array.ndim == 1:
+        return lambda array: array.reshape((1, 1, array.shape[0]))
+    if array.ndim == 2:
+        return lambda array: array.reshape((1, array.shape[0], array.shape[1]))
+    return lambda array: array
+
+
+# -- all axes at once (the solver's kernels) ------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def _neighbour(i, step, n, periodic):
+    """Index of cell i + step on an axis of n cells: wrapped if periodic, else clamped to the wall."""
+    j = i + step
+    if periodic:
+        return j % n
+    return min(max(j, 0), n - 1)
+
+
+@njit(cache=True)
+def scharfetter_gummel_weights(phi, D, coef, periodic, w):
+    """Face weights of the Scharfetter–Gummel flux, every axis (w: ``(d, 2) + as_3d(φ).shape``):
+
+        w[k, 0] = B(δ),  w[k, 1] = B(−δ) = B(δ) + δ,  δ = (φ_{i+e_k} − φ_i) / D,
+
+    at the face between cell i and i + e_k (stored at i; zero across a wall). Returns
+    Σ_k 2 (D/h_k²) max(B(δ), B(−δ)) with ``coef[k] = D/h_k²``: the forward-Euler positivity rate,
+    exactly as the sum of :func:`scharfetter_gummel_divergence`'s rates.
+    """
+    phi = as_3d(phi)
+    shape = phi.shape
+    d = coef.size
+    inv_D = 1.0 / D
+    inv_dt = 0.0
+    for k in range(d):
+        axis = 3 - d + k
+        n = shape[axis]
+        rate = 0.0
+        for a in range(shape[0]):
+            for b in range(shape[1]):
+                for c in range(shape[2]):
+                    i = (a, b, c)[axis]
+                    if i == n - 1 and not periodic[k]:
+                        w[k, 0, a, b, c] = 0.0
+                        w[k, 1, a, b, c] = 0.0
+                        continue
+                    j = i + 1 if i + 1 < n else 0
+                    if axis == 0:
+                        right = phi[j, b, c]
+                    elif axis == 1:
+                        right = phi[a, j, c]
+                    else:
+                        right = phi[a, b, j]
+                    delta = (right - phi[a, b, c]) * inv_D
+                    bd = bernoulli(delta)
+                    w[k, 0, a, b, c] = bd
+                    w[k, 1, a, b, c] = bd + delta
+                    rate = max(rate, bd, bd + delta)
+        inv_dt += 2.0 * (rate * coef[k])
+    return inv_dt
+
+
+@njit(cache=True)
+def _sg_face(w, k, a, b, c, coef, rho_left, rho_right):
+    """J/h = (D/h²) [B(δ) ρ_left − B(−δ) ρ_right] through the face after cell (a, b, c) on axis k;
+    ``w is None`` stands for B ≡ 1 (Φ uniform: pure diffusion)."""
+    if w is None:
+        return coef * (rho_left - rho_right)
+    return coef * (w[k, 0, a, b, c] * rho_left - w[k, 1, a, b, c] * rho_right)
+
+
+@njit(cache=True)
+def _sg_row(rho, w, coef, periodic, a, b, out):
+    """out[a, b, :] = L(ρ) = Σ_k (J_{i−e_k/2} − J_{i+e_k/2}) / h_k on one row, Scharfetter–Gummel."""
+    shape = rho.shape
+    d = coef.size
+    k = d - 1  # the last axis: faces along the row
+    n = shape[2]
+    m = n - 1
+    if n == 1:
+        out[a, b, 0] = 0.0
+    else:
+        ck = coef[k]
+        lo = _neighbour(0, -1, n, periodic[k])
+        hi = _neighbour(m, 1, n, periodic[k])
+        out[a, b, 0] = (_sg_face(w, k, a, b, m, ck, rho[a, b, lo], rho[a, b, 0])
+                        - _sg_face(w, k, a, b, 0, ck, rho[a, b, 0], rho[a, b, 1]))
+        for c in range(1, m):
+            out[a, b, c] = (_sg_face(w, k, a, b, c - 1, ck, rho[a, b, c - 1], rho[a, b, c])
+                            - _sg_face(w, k, a, b, c, ck, rho[a, b, c], rho[a, b, c + 1]))
+        out[a, b, m] = (_sg_face(w, k, a, b, m - 1, ck, rho[a, b, m - 1], rho[a, b, m])
+                        - _sg_face(w, k, a, b, m, ck, rho[a, b, m], rho[a, b, hi]))
+    if d >= 2 and shape[1] > 1:  # faces between rows b − 1, b and b, b + 1
+        k = d - 2
+        n = shape[1]
+        ck = coef[k]
+        left, face, right = (_neighbour(b, -1, n, periodic[k]), _neighbour(b, -1, n, True),
+                             _neighbour(b, 1, n, periodic[k]))
+        for c in range(shape[2]):
+            out[a, b, c] += (_sg_face(w, k, a, face, c, ck, rho[a, left, c], rho[a, b, c])
+                             - _sg_face(w, k, a, b, c, ck, rho[a, b, c], rho[a, right, c]))
+    if d == 3 and shape[0] > 1:
+        n = shape[0]
+        ck = coef[0]
+        left, face, right = (_neighbour(a, -1, n, periodic[0]), _neighbour(a, -1, n, True),
+                             _neighbour(a, 1, n, periodic[0]))
+        for c in range(shape[2]):
+            out[a, b, c] += (_sg_face(w, 0, face, b, c, ck, rho[left, b, c], rho[a, b, c])
+                             - _sg_face(w, 0, a, b, c, ck, rho[a, b, c], rho[right, b, c]))
+
+
+@njit(cache=True)
+def scharfetter_gummel_apply(rho, w, coef, periodic, out):
+    """out = L(ρ), the Scharfetter–Gummel divergence on every axis (``out`` must not alias
+    ``rho``). ``w`` from :func:`scharfetter_gummel_weights`, or None when Φ is uniform."""
+    rho, out = as_3d(rho), as_3d(out)
+    for a in range(rho.shape[0]):
+        for b in range(rho.shape[1]):
+            _sg_row(rho, w, coef, periodic, a, b, out)
+
+
+@njit(cache=True)
+def scharfetter_gummel_stage(rho, w, coef, periodic, alpha, x, beta, dt, threshold, out):
+    """out = α x + β (ρ + dt L(ρ)), an SSP-RK3 stage with the Scharfetter–Gummel flux.
+
+    Returns (cells < 0, cells not < threshold: at or above it, or NaN). ``out`` must not alias
+    ``rho`` or ``x``.
+    """
+    rho, x, out = as_3d(rho), as_3d(x), as_3d(out)
+    negative, high = 0, 0
+    for a in range(rho.shape[0]):
+        for b in range(rho.shape[1]):
+            _sg_row(rho, w, coef, periodic, a, b, out)
+            row_negative, row_high = _combine_row(alpha, x, beta, rho, dt, threshold, a, b, out)
+            negative += row_negative
+            high += row_high
+    return negative, high
+
+
+@njit(cache=True)
+def _combine_row(alpha, x, beta, y, dt, threshold, a, b, out):
+    """out = α x + β (y + dt out) on row (a, b), out holding L(y); counts as the stage kernels."""
+    negative, high = 0, 0
+    for c in range(out.shape[2]):
+        v = alpha * x[a, b, c] + beta * (y[a, b, c] + dt * out[a, b, c])
+        out[a, b, c] = v
+        negative += v < 0.0
+        high += not v < threshold
+    return negative, high
+
+
+@njit(cache=True)
+def _cch_face(inv_h, xi_left, xi_right, rho_ll, rho_l, rho_r, rho_rr):
+    """F/h = (u⁺ ρᴱ_l + u⁻ ρᵂ_r) / h through the face between cells l and r, u = −(ξ_r − ξ_l)/h,
+    ρᴱ_l = ρ_l + s_l/2, ρᵂ_r = ρ_r − s_r/2, s the minmod slopes."""
+    u = (xi_left - xi_right) * inv_h
+    east = rho_l + 0.5 * minmod(rho_r - rho_l, rho_l - rho_ll)
+    west = rho_r - 0.5 * minmod(rho_rr - rho_r, rho_r - rho_l)
+    return u * (east if u > 0.0 else west) * inv_h
+
+
+@njit(cache=True)
+def _cch_along_row(rho, xi, inv_h, a, b, c2l, cl, c, cr, c2r):
+    """(F_{c−1/2} − F_{c+1/2}) / h on the last axis, neighbours at indices c2l, cl, cr, c2r."""
+    return (_cch_face(inv_h, xi[a, b, cl], xi[a, b, c], rho[a, b, c2l], rho[a, b, cl], rho[a, b, c],
+                      rho[a, b, cr])
+            - _cch_face(inv_h, xi[a, b, c], xi[a, b, cr], rho[a, b, cl], rho[a, b, c], rho[a, b, cr],
+                        rho[a, b, c2r]))
+
+
+@njit(cache=True)
+def _cch_row(rho, xi, inv_h, periodic, a, b, out):
+    """out[a, b, :] = L(ρ) = −div F on one row, Carrillo–Chertock–Huang (stencil ±2)."""
+    shape = rho.shape
+    d = inv_h.size
+    k = d - 1
+    n = shape[2]
+    p = periodic[k]
+    if n == 1:
+        out[a, b, 0] = 0.0
+    else:
+        edge = min(2, n)
+        for c in range(edge):
+            out[a, b, c] = _cch_along_row(rho, xi, inv_h[k], a, b, _neighbour(c, -2, n, p),
+                                          _neighbour(c, -1, n, p), c, _neighbour(c, 1, n, p),
+                                          _neighbour(c, 2, n, p))
+        for i in range(n - 4):  # cell i + 2 (indices written non-negative: no wraparound test)
+            out[a, b, i + 2] = _cch_along_row(rho, xi, inv_h[k], a, b, i, i + 1, i + 2, i + 3, i + 4)
+        for c in range(max(edge, n - 2), n):
+            out[a, b, c] = _cch_along_row(rho, xi, inv_h[k], a, b, _neighbour(c, -2, n, p),
+                                          _neighbour(c, -1, n, p), c, _neighbour(c, 1, n, p),
+                                          _neighbour(c, 2, n, p))
+    if d >= 2 and shape[1] > 1:
+        k = d - 2
+        n = shape[1]
+        p = periodic[k]
+        ih = inv_h[k]
+        l2, l1 = _neighbour(b, -2, n, p), _neighbour(b, -1, n, p)
+        r1, r2 = _neighbour(b, 1, n, p), _neighbour(b, 2, n, p)
+        for c in range(shape[2]):
+            out[a, b, c] += (
+                _cch_face(ih, xi[a, l1, c], xi[a, b, c], rho[a, l2, c], rho[a, l1, c], rho[a, b, c],
+                          rho[a, r1, c])
+                - _cch_face(ih, xi[a, b, c], xi[a, r1, c], rho[a, l1, c], rho[a, b, c], rho[a, r1, c],
+                            rho[a, r2, c]))
+    if d == 3 and shape[0] > 1:
+        n = shape[0]
+        p = periodic[0]
+        ih = inv_h[0]
+        l2, l1 = _neighbour(a, -2, n, p), _neighbour(a, -1, n, p)
+        r1, r2 = _neighbour(a, 1, n, p), _neighbour(a, 2, n, p)
+        for c in range(shape[2]):
+            out[a, b, c] += (
+                _cch_face(ih, xi[l1, b, c], xi[a, b, c], rho[l2, b, c], rho[l1, b, c], rho[a, b, c],
+                          rho[r1, b, c])
+                - _cch_face(ih, xi[a, b, c], xi[r1, b, c], rho[l1, b, c], rho[a, b, c], rho[r1, b, c],
+                            rho[r2, b, c]))
+
+
+@njit(cache=True)
+def upwind_apply(rho, xi, inv_h, periodic, out):
+    """out = L(ρ) = −div F, the Carrillo–Chertock–Huang flux on every axis (``out`` must not
+    alias ``rho``); ``inv_h[k] = 1/h_k``."""
+    rho, xi, out = as_3d(rho), as_3d(xi), as_3d(out)
+    for a in range(rho.shape[0]):
+        for b in range(rho.shape[1]):
+            _cch_row(rho, xi, inv_h, periodic, a, b, out)
+
+
+@njit(cache=True)
+def upwind_stage(rho, xi, inv_h, periodic, alpha, x, beta, dt, threshold, out):
+    """out = α x + β (ρ + dt L(ρ)) with the CCH flux; returns counts as
+    :func:`scharfetter_gummel_stage`."""
+    rho, xi, x, out = as_3d(rho), as_3d(xi), as_3d(x), as_3d(out)
+    negative, high = 0, 0
+    for a in range(rho.shape[0]):
+        for b in range(rho.shape[1]):
+            _cch_row(rho, xi, inv_h, periodic, a, b, out)
+            row_negative, row_high = _combine_row(alpha, x, beta, rho, dt, threshold, a, b, out)
+            negative += row_negative
+            high += row_high
+    return negative, high
+
+
+@njit(cache=True)
+def largest_jumps(xi, periodic, out):
+    """out[k] = max over the faces of axis k of |ξ_{i+e_k} − ξ_i| (3D view; walls have no face).
+
+    The CCH speed bound is max|u_k| = out[k] / h_k, exactly (division is monotone).
+    """
+    xi = as_3d(xi)
+    shape = xi.shape
+    d = out.size
+    for k in range(d):
+        out[k] = 0.0
+    for a in range(shape[0]):
+        for b in range(shape[1]):
+            k = d - 1
+            n = shape[2]
+            jump = out[k]
+            for c in range(n - 1):
+                v = abs(xi[a, b, c + 1] - xi[a, b, c])
+                if v > jump:
+                    jump = v
+            if periodic[k] and n > 1:
+                jump = max(jump, abs(xi[a, b, 0] - xi[a, b, n - 1]))
+            out[k] = jump
+            for axis in range(3 - d, 2):
+                k = axis - (3 - d)
+                n = shape[axis]
+                i = a if axis == 0 else b
+                if i == n - 1 and not periodic[k]:
+                    continue
+                j = i + 1 if i + 1 < n else 0
+                jump = out[k]
+                for c in range(shape[2]):
+                    v = abs(xi[j, b, c] - xi[a, b, c]) if axis == 0 else abs(xi[a, j, c] - xi[a, b, c])
+                    if v > jump:
+                        jump = v
+                out[k] = jump
+    return out

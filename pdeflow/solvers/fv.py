@@ -12,7 +12,9 @@ Time stepping:
 - ``scheme="explicit"``: SSP-RK3 (Shu–Osher) with an adaptive step ``dt = cfl · dt_max`` where
   ``dt_max`` is the positivity limit of forward Euler (SG: 1/Σ_k 2 max rate_k; CCH:
   1/Σ_k 2 max|u_k|/h_k) and, for U = ρ^m, the diffusion limit 1/Σ_k 2 P'(max ρ)/h_k². A stage that
-  turns negative is rejected and the step halved.
+  turns negative is rejected and the step halved. Each stage is one kernel call (flux on every
+  axis and the stage combination); where Φ does not depend on ρ the SG weights B(±δ) and the
+  step limit are computed once (and where Φ is uniform, B ≡ 1: plain diffusion).
 - ``scheme="implicit"``: linearly implicit Euler: Φ and the diffusivity P'(ρ) lagged, the
   Scharfetter–Gummel flux with face diffusivity (upwind where it vanishes) assembled into an
   M-matrix (I − dt L) with zero column sums (scipy.sparse, LU): positive and conservative for
@@ -31,10 +33,13 @@ from ..energy import Entropy, PowerLaw
 from ..errors import PdeflowError
 from . import register
 from ._fv_kernels import (
-    as_axis_view,
-    axpby,
-    scharfetter_gummel_divergence,
-    upwind_divergence,
+    as_3d,
+    largest_jumps,
+    scharfetter_gummel_apply,
+    scharfetter_gummel_stage,
+    scharfetter_gummel_weights,
+    upwind_apply,
+    upwind_stage,
 )
 from .driver import BlowUp
 
@@ -107,11 +112,22 @@ class FiniteVolume:
                 f"initial max density {self.rho.max():.3g} is already above the blow-up "
                 f"threshold {self.blowup_density:.3g}; refine the grid or set blowup_density"
             )
-        # work arrays, allocated once
-        self.k = np.zeros(grid.shape)
+        # work arrays (the SSP-RK3 stages), allocated once
         self.stage1 = np.zeros(grid.shape)
         self.stage2 = np.zeros(grid.shape)
-        self.trial = np.zeros(grid.shape)
+        self.high_cells = 0  # cells of the last explicit step not below blowup_density
+        # what the kernels take: per-axis constants, the flux's data at the last ρ
+        self.periodic = np.array(grid.periodic, dtype=np.bool_)
+        self.dx = grid.dx
+        if self.entropy_D is not None:
+            D = self.entropy_D
+            self.coef = np.array([D / (h * h) for h in self.dx])
+            self.weights = np.zeros((grid.ndim, 2) + as_3d(self.rho).shape)
+            self.flux_data = None  # the weights, or None where Φ is uniform (B ≡ 1)
+            self.static_limit = None  # Φ independent of ρ: weights and step limit computed once
+        else:
+            self.inv_h = np.array([1.0 / h for h in self.dx])
+            self.jumps = np.zeros(grid.ndim)
         if scheme == "implicit":
             self.implicit = ImplicitEuler(self)
             self.implicit_dt = (
@@ -119,34 +135,58 @@ class FiniteVolume:
             )
 
     # -- the semi-discrete right-hand side ---------------------------------------------------
-    def rhs(self, rho: np.ndarray, out: np.ndarray) -> float:
-        """out = L(ρ) = −div F(ρ); returns the explicit step limit at ρ."""
-        out.fill(0.0)
-        phi = self.energy.drift_potential(rho)
-        inv_dt = 0.0
+    def prepare(self, rho: np.ndarray, limit: bool = True) -> float | None:
+        """Set up the flux at ρ (SG face weights, or ξ for CCH); return the explicit step limit."""
         if self.entropy_D is not None:
-            for axis, h in enumerate(self.grid.dx):
-                rate = scharfetter_gummel_divergence(
-                    as_axis_view(rho, axis), as_axis_view(phi, axis), self.entropy_D, h,
-                    self.grid.periodic[axis], as_axis_view(out, axis),
-                )
-                inv_dt += 2.0 * rate
-        else:
-            xi = phi if self.power_law is None else phi + self.power_law.first_variation(rho)
-            pressure = 0.0 if self.power_law is None else self.power_law.diffusivity(rho.max())
-            diffusion = 0.0
-            for axis, h in enumerate(self.grid.dx):
-                speed = upwind_divergence(
-                    as_axis_view(rho, axis), as_axis_view(xi, axis), h,
-                    self.grid.periodic[axis], as_axis_view(out, axis),
-                )
-                inv_dt += 2.0 * speed / h
-                diffusion += 2.0 * pressure / h**2
-            inv_dt = max(inv_dt, diffusion)
+            if self.static_limit is not None:
+                return self.static_limit
+            phi = self.energy.drift_potential(rho)
+            inv_dt = scharfetter_gummel_weights(
+                phi, self.entropy_D, self.coef, self.periodic, self.weights
+            )
+            self.flux_data = self.weights
+            step_limit = 1.0 / inv_dt if inv_dt > 0 else np.inf
+            if not self.energy.has_interaction:
+                self.static_limit = step_limit
+                if _uniform(self.weights, self.periodic):
+                    self.flux_data = None
+            return step_limit
+        phi = self.energy.drift_potential(rho)
+        xi = phi if self.power_law is None else phi + self.power_law.first_variation(rho)
+        self.flux_data = xi
+        if not limit:
+            return None
+        pressure = 0.0 if self.power_law is None else self.power_law.diffusivity(rho.max())
+        largest_jumps(self.flux_data, self.periodic, self.jumps)
+        inv_dt, diffusion = 0.0, 0.0
+        for jump, h in zip(self.jumps, self.dx, strict=True):
+            speed = jump / h  # max |u| = max |Δξ| / h
+            inv_dt += 2.0 * speed / h
+            diffusion += 2.0 * pressure / h**2
+        inv_dt = max(inv_dt, diffusion)
         return 1.0 / inv_dt if inv_dt > 0 else np.inf
 
+    def rhs(self, rho: np.ndarray, out: np.ndarray) -> float:
+        """out = L(ρ) = −div F(ρ); returns the explicit step limit at ρ."""
+        step_limit = self.prepare(rho)
+        if self.entropy_D is not None:
+            scharfetter_gummel_apply(rho, self.flux_data, self.coef, self.periodic, out)
+        else:
+            upwind_apply(rho, self.flux_data, self.inv_h, self.periodic, out)
+        return step_limit
+
+    def _stage(self, alpha: float, x: np.ndarray, beta: float, y: np.ndarray, dt: float,
+               out: np.ndarray, threshold: float = np.inf) -> tuple[int, int]:
+        """out = α x + β (y + dt L(y)), the flux prepared at y; returns the number of cells
+        below 0 and of cells not below ``threshold``."""
+        if self.entropy_D is not None:
+            return scharfetter_gummel_stage(y, self.flux_data, self.coef, self.periodic,
+                                            alpha, x, beta, dt, threshold, out)
+        return upwind_stage(y, self.flux_data, self.inv_h, self.periodic,
+                            alpha, x, beta, dt, threshold, out)
+
     def explicit_limit(self, rho: np.ndarray) -> float:
-        return self.rhs(rho, self.trial)
+        return self.prepare(rho)
 
     # -- time stepping ----------------------------------------------------------------------
     def advance(self, t_target: float) -> None:
@@ -159,46 +199,51 @@ class FiniteVolume:
             remaining = t_target - self.t
             if self.scheme == "explicit":
                 dt = self._explicit_step(remaining)
+                check = self.high_cells > 0
             else:
                 dt = min(self.implicit_dt, remaining)
                 if remaining - dt < 1e-12 * max(t_target, 1.0):
                     dt = remaining
                 self.implicit.step(dt)
+                check = True
             self.t = t_target if t_target - (self.t + dt) < 1e-14 * max(t_target, 1.0) else self.t + dt
             self.steps += 1
             self.dt_min, self.dt_max_seen = min(self.dt_min, dt), max(self.dt_max_seen, dt)
-            peak = self.rho.max()
-            if peak >= self.blowup_density:
-                raise BlowUp(self.t, f"max density {peak:.4g} >= {self.blowup_density:.4g}")
-            if not np.isfinite(peak):
-                raise PdeflowError(f"fv produced non-finite values at t={self.t:.4g}")
+            if check:  # explicit: only when the last stage saw a cell >= blowup_density, or NaN
+                peak = self.rho.max()
+                if peak >= self.blowup_density:
+                    raise BlowUp(self.t, f"max density {peak:.4g} >= {self.blowup_density:.4g}")
+                if not np.isfinite(peak):
+                    raise PdeflowError(f"fv produced non-finite values at t={self.t:.4g}")
 
     def _explicit_step(self, remaining: float) -> float:
-        """One SSP-RK3 step (Shu–Osher form); returns the dt taken."""
-        rho, k, s1, s2 = self.rho, self.k, self.stage1, self.stage2
-        flat = rho.reshape(-1)
-        dt_limit = self.rhs(rho, k)
+        """One SSP-RK3 step (Shu–Osher form), each stage one fused kernel; returns the dt taken.
+
+            s1 = ρ + dt L(ρ),  s2 = ¾ ρ + ¼ (s1 + dt L(s1)),  ρ' = ⅓ ρ + ⅔ (s2 + dt L(s2))
+        """
+        rho, s1, s2 = self.rho, self.stage1, self.stage2
+        dt_limit = self.prepare(rho)
         dt = min(self.cfl * dt_limit, self.dt_cap, remaining)
         if remaining - dt < 1e-9 * dt:
             dt = remaining
         while True:
-            ok = axpby(1.0, flat, dt, k.reshape(-1), s1.reshape(-1)) >= 0.0
+            ok = self._stage(0.0, rho, 1.0, rho, dt, s1)[0] == 0
             if ok:
-                self.rhs(s1, s2)  # s2 <- L(s1)
-                axpby(1.0, s1.reshape(-1), dt, s2.reshape(-1), s2.reshape(-1))
-                ok = axpby(0.75, flat, 0.25, s2.reshape(-1), s2.reshape(-1)) >= 0.0
+                self.prepare(s1, limit=False)
+                ok = self._stage(0.75, rho, 0.25, s1, dt, s2)[0] == 0
             if ok:
-                self.rhs(s2, s1)  # s1 <- L(s2)
-                axpby(1.0, s2.reshape(-1), dt, s1.reshape(-1), s1.reshape(-1))
-                ok = axpby(1.0 / 3.0, flat, 2.0 / 3.0, s1.reshape(-1), s1.reshape(-1)) >= 0.0
-            if ok:
-                rho[...] = s1
+                self.prepare(s2, limit=False)
+                negative, self.high_cells = self._stage(1.0 / 3.0, rho, 2.0 / 3.0, s2, dt, s1,
+                                                        self.blowup_density)
+                ok = negative == 0
+            if ok:  # the new state is s1: swap buffers instead of copying
+                self.rho, self.stage1 = s1, rho
                 return dt
             self.rejected += 1
             dt *= 0.5
             if dt < 1e-14 * max(self.t, 1.0):
                 raise BlowUp(self.t, "time step collapsed while keeping the density positive")
-            self.rhs(rho, k)
+            self.prepare(rho)
 
     def restore(self, t: float, fields: dict, checkpoint: dict | None = None) -> None:
         """Continue from a stored snapshot (the state is the density alone)."""
@@ -281,6 +326,19 @@ class ImplicitEuler:
             if self.constant:
                 self._cached = (dt, solve)
         fv.rho[...] = np.maximum(solve(fv.rho.ravel()), 0.0).reshape(fv.grid.shape)
+
+
+def _uniform(weights: np.ndarray, periodic: np.ndarray) -> bool:
+    """Whether every face weight B(±δ) is exactly 1 (Φ uniform): the flux is then plain diffusion."""
+    d = len(periodic)
+    for k in range(d):
+        faces = weights[k]
+        if not periodic[k]:  # the wall face (the last index) carries 0
+            axis = 1 + 3 - d + k
+            faces = np.delete(faces, -1, axis=axis)
+        if not np.all(faces == 1.0):
+            return False
+    return True
 
 
 def _drift_diffusion_weight(D: np.ndarray, dphi: np.ndarray) -> np.ndarray:
