@@ -5,11 +5,10 @@ for every pair of runs (and every run against the exact solution):
 
 - W2, the quadratic Wasserstein distance between the normalised measures ρ/M:
 
-  * 1D: exact, ``ot.wasserstein_1d`` (the L² distance of the quantile functions; it returns W2²,
-    whose root is taken). Particles enter as their weighted positions. A grid density enters as
-    the piecewise-constant density it is, each cell split into k equal sub-cells carrying
-    ρ_i|cell|/k at their midpoints (k = 8 up to 25 000 cells, fewer beyond): a quantisation
-    error of at most dx/(k√12) per measure.
+  * 1D: exact, the L² distance of the quantile functions, W2² = ∫₀¹ |Q_a − Q_b|² ds. A grid
+    density enters as the piecewise-constant density it is (its quantile function is linear on
+    each cell's mass interval), particles as their weighted positions (a step function); on the
+    merged mass intervals both are linear, so Simpson's rule integrates the square exactly.
   * 2D/3D: exact optimal transport ``ot.emd2`` (network simplex, O(n³)) between at most
     ``max_points`` atoms per measure: a grid density is coarsened by merging f×f(×f) blocks of
     cells (the smallest f that leaves at most ``max_points`` blocks), each block an atom of its
@@ -47,38 +46,78 @@ from .grid import Grid
 from .trajectory import Trajectory
 
 TIME_TOLERANCE = 1e-9    # snapshot times within this (relative to max(1, |t|)) are the same time
-SUBCELLS_1D = 8          # sub-cells per cell for 1D grid densities in W2
-MAX_ATOMS_1D = 200_000
 METRICS = ("w2", "l1", "mean_gap", "cov_gap", "energy_gap")
 HEADINGS = {"w2": "W2", "l1": "L1", "mean_gap": "|dmean|", "cov_gap": "|dcov|", "energy_gap": "|dE|"}
 
 
 # -- measures and W2 ------------------------------------------------------------------------------
 def grid_measure(rho: np.ndarray, grid: Grid, max_points: int = 2000):
-    """Atoms ``(points (n, d), masses (n,))`` of a grid density for W2 (see the module docstring)."""
+    """A grid density as a measure for W2 (see the module docstring).
+
+    1D: the exact piecewise-constant density, as its quantile function
+    (:class:`PiecewiseQuantile`). 2D/3D: atoms ``(points (n, d), masses (n,))`` at the centres of
+    mass of blocks of cells, at most ``max_points`` of them.
+    """
     masses = np.asarray(rho, dtype=float) * grid.cell_volume
     if grid.ndim == 1:
-        k = max(1, min(SUBCELLS_1D, MAX_ATOMS_1D // grid.size))
-        h = grid.dx[0]
-        offsets = ((np.arange(k) + 0.5) / k - 0.5) * h
-        points = (grid.axes[0][:, None] + offsets[None, :]).reshape(-1, 1)
-        weights = np.repeat(masses / k, k)
-    else:
-        f = coarsening_factor(grid.shape, max_points)
-        blocks = tuple(-(-n // f) for n in grid.shape)
-        index = np.ravel_multi_index(
-            np.meshgrid(*[np.arange(n) // f for n in grid.shape], indexing="ij"), blocks
-        ).ravel()
-        weights = np.bincount(index, weights=masses.ravel(), minlength=int(np.prod(blocks)))
-        points = np.stack([
-            np.bincount(index, weights=masses.ravel() * c.ravel(), minlength=weights.size)
-            for c in grid.coords(sparse=False)
-        ], axis=1)
-        keep = weights > 0
-        points = points[keep] / weights[keep, None]
-        weights = weights[keep]
+        edges = grid.bounds[0][0] + np.arange(grid.size + 1) * grid.dx[0]
+        keep = masses > 0
+        return PiecewiseQuantile(edges[:-1][keep], edges[1:][keep], masses[keep])
+    f = coarsening_factor(grid.shape, max_points)
+    blocks = tuple(-(-n // f) for n in grid.shape)
+    index = np.ravel_multi_index(
+        np.meshgrid(*[np.arange(n) // f for n in grid.shape], indexing="ij"), blocks
+    ).ravel()
+    weights = np.bincount(index, weights=masses.ravel(), minlength=int(np.prod(blocks)))
+    points = np.stack([
+        np.bincount(index, weights=masses.ravel() * c.ravel(), minlength=weights.size)
+        for c in grid.coords(sparse=False)
+    ], axis=1)
     keep = weights > 0
-    return points[keep], weights[keep]
+    return points[keep] / weights[keep, None], weights[keep]
+
+
+@dataclass
+class PiecewiseQuantile:
+    """A 1D measure by its quantile function, linear on each mass interval.
+
+    Interval j carries mass ``masses[j]`` spread uniformly on ``[starts[j], ends[j]]`` (a grid
+    cell), or concentrated at a point (``starts[j] == ends[j]``: a particle). The quantile
+    function Q(s) then rises linearly from ``starts[j]`` to ``ends[j]`` on the j-th mass interval.
+    """
+
+    starts: np.ndarray
+    ends: np.ndarray
+    masses: np.ndarray
+
+    @classmethod
+    def from_atoms(cls, points: np.ndarray, masses: np.ndarray) -> PiecewiseQuantile:
+        order = np.argsort(points.ravel(), kind="stable")
+        x = points.ravel()[order]
+        return cls(x, x, np.asarray(masses, dtype=float)[order])
+
+    def evaluate(self, s: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Q at the ends of the sub-intervals [s_k, s_{k+1}] of the normalised mass coordinate:
+        the limits from inside each sub-interval (Q may jump between intervals)."""
+        mid = 0.5 * (s[:-1] + s[1:])
+        j = np.clip(np.searchsorted(breaks, mid, side="right") - 1, 0, len(self.masses) - 1)
+        width = np.where(breaks[j + 1] > breaks[j], breaks[j + 1] - breaks[j], 1.0)
+        slope = (self.ends[j] - self.starts[j]) / width
+        return (self.starts[j] + slope * (s[:-1] - breaks[j]),
+                self.starts[j] + slope * (s[1:] - breaks[j]))
+
+
+def _quantile_w2(a: PiecewiseQuantile, b: PiecewiseQuantile) -> float:
+    """W2² = ∫₀¹ |Q_a(s) − Q_b(s)|² ds, exactly: both are linear on the merged mass intervals,
+    so the integrand is quadratic there and Simpson's rule is exact."""
+    ba = np.concatenate([[0.0], np.cumsum(a.masses)]) / a.masses.sum()
+    bb = np.concatenate([[0.0], np.cumsum(b.masses)]) / b.masses.sum()
+    s = np.unique(np.concatenate([ba, bb]))
+    qa0, qa1 = a.evaluate(s, ba)
+    qb0, qb1 = b.evaluate(s, bb)
+    d0, d1 = qa0 - qb0, qa1 - qb1
+    dm = 0.5 * (d0 + d1)
+    return float(np.sum(np.diff(s) * (d0**2 + 4 * dm**2 + d1**2) / 6))
 
 
 def coarsening_factor(shape: tuple[int, ...], max_points: int) -> int:
@@ -117,12 +156,16 @@ def particle_measure(X: np.ndarray, w: np.ndarray, max_points: int = 2000, seed:
 
 
 def w2_distance(a, b) -> float:
-    """W2 between the normalised atom measures ``a = (points, masses)`` and ``b``."""
+    """W2 between normalised measures: 1D exactly through quantile functions; 2D/3D exact optimal
+    transport between atoms ``(points, masses)`` (``ot.emd2``)."""
+    if isinstance(a, PiecewiseQuantile) or isinstance(b, PiecewiseQuantile) or a[0].shape[1] == 1:
+        qa = a if isinstance(a, PiecewiseQuantile) else PiecewiseQuantile.from_atoms(*a)
+        qb = b if isinstance(b, PiecewiseQuantile) else PiecewiseQuantile.from_atoms(*b)
+        return float(np.sqrt(max(_quantile_w2(qa, qb), 0.0)))
     import ot  # lazily: POT takes ~0.3 s to import
+
     (xa, wa), (xb, wb) = a, b
     wa, wb = wa / wa.sum(), wb / wb.sum()
-    if xa.shape[1] == 1:
-        return float(np.sqrt(max(ot.wasserstein_1d(xa[:, 0], xb[:, 0], wa, wb, p=2), 0.0)))
     cost = ot.dist(xa, xb)  # squared Euclidean
     return float(np.sqrt(max(ot.emd2(wa, wb, cost, numItermax=50_000_000), 0.0)))
 
@@ -432,10 +475,8 @@ def _common_times(trajectories, runs, requested):
 
 def _method_text(grid: Grid, max_points: int, binned: bool) -> str:
     if grid.ndim == 1:
-        k = max(1, min(SUBCELLS_1D, MAX_ATOMS_1D // grid.size))
-        return (f"W2: exact 1D (ot.wasserstein_1d, quantile functions); grid densities as {k} "
-                f"sub-cells per cell (quantisation <= {grid.dx[0] / (k * np.sqrt(12)):.2e}); "
-                "particles as weighted positions")
+        return ("W2: exact 1D (L² distance of the quantile functions; grid densities piecewise "
+                "constant, particles as weighted positions)")
     f = coarsening_factor(grid.shape, max_points)
     particles = ("particles binned into the same blocks" if binned else
                  f"particle subsamples of at most {max_points} (sampling error ~ n^(-1/{grid.ndim}))")
