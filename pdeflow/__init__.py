@@ -26,6 +26,7 @@ from .kernels import Gaussian, Newtonian, RadialKernel
 from .mesh import Mesh
 from .solvers import available_methods, solve
 from .storage import load
+from .sweep import sweep
 from .trajectory import Trajectory
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "particles_to_density",
     "problems",
     "solve",
+    "sweep",
     "uniform",
     "validate_density",
 ]

@@ -8,6 +8,8 @@
     pdeflow plot FILE [--out PNG]
     pdeflow compare FILE [--out PNG]
     pdeflow presets
+    pdeflow sweep PRESET|SPEC.toml --param NAME=V1,V2,... [--param ...] [--seeds N] [--zip]
+                                   [--workers N | --scheduler ADDRESS] [--out DIR] [--overwrite]
 
 Every user error (bad arguments, unknown preset, bad spec, unreadable file, ...) prints one line
 ``pdeflow: error: <message>`` to stderr and exits with status 2; Ctrl-C exits with status 130
@@ -20,6 +22,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise _UsageError("give a command: run, info, plot, compare or presets (see 'pdeflow --help')")
-        return args.handler(args) or 0
+            raise _UsageError("give a command: run, info, plot, compare, presets or sweep "
+                              "(see 'pdeflow --help')")
+        with warnings.catch_warnings(record=True) as caught:  # shown after success, one line each
+            warnings.simplefilter("always", UserWarning)  # pdeflow's own, every call
+            code = args.handler(args) or 0
+        for message in dict.fromkeys(" ".join(str(w.message).split()) for w in caught
+                                     if not issubclass(w.category, RuntimeWarning)):
+            print(f"pdeflow: warning: {message}", file=sys.stderr)
+        return code
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:
@@ -57,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     except (_UsageError, PdeflowError, ValueError, OSError) as err:
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"pdeflow: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as err:  # a bug, still one line: the fuzz tests fail on "internal error"
+        message = " ".join(f"{type(err).__name__}: {err}".split())
+        print(f"pdeflow: error: internal error ({message[:300]}); please report it with the "
+              "command line", file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -97,6 +112,21 @@ def _build_parser() -> argparse.ArgumentParser:
 
     presets = sub.add_parser("presets", help="list the preset problems")
     presets.set_defaults(handler=_cmd_presets)
+
+    sweep = sub.add_parser("sweep", help="run a spec over parameter values (Dask), gather one table")
+    sweep.add_argument("spec", metavar="PRESET|SPEC.toml")
+    sweep.add_argument("--param", action="append", required=True, metavar="NAME=V1,V2,...",
+                       help="a swept parameter: short name (mass, cells, chi, t_end, ...) or dotted "
+                            "spec path (initial.mass); repeat for more")
+    sweep.add_argument("--seeds", type=int, metavar="N", help="an ensemble of N seeds (particles)")
+    sweep.add_argument("--zip", action="store_true", help="pair the i-th values instead of all combinations")
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N", help="local Dask workers (default 2; 0: serial)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, e.g. tcp://host:8786")
+    sweep.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: sweep-<stem>)")
+    sweep.add_argument("--overwrite", action="store_true", help="rerun every run, replacing its file")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=_cmd_sweep)
     return parser
 
 
@@ -126,17 +156,30 @@ def _cmd_run(args) -> int:
         raise PdeflowError(f"--out {out} is a directory; give a file name such as run.h5")
     if args.resume and args.overwrite:
         raise _UsageError("--resume and --overwrite exclude each other")
+    replaced = []  # (old file, its backup): put back if the new run fails before writing a file
     if out.exists() and not args.resume:
         if not args.overwrite:
             raise PdeflowError(f"{out} exists; pass --overwrite to replace it, or --out another file")
-        out.unlink()
-        out.with_suffix(".xmf").unlink(missing_ok=True)
+        from .storage import check_unlocked
+
+        check_unlocked(out)  # never replace a file another process is writing
+        for old in (out, out.with_suffix(".xmf")):
+            if old.exists():
+                replaced.append((old, old.with_name(f".{old.name}.replaced")))
+                os.replace(*replaced[-1])
     try:
         runs = run_spec(spec, out, methods=methods, progress=False if args.quiet else None,
                         method_options=options, resume=args.resume)
     except KeyboardInterrupt:
         print(f"pdeflow: run interrupted; {_kept(out)}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        new_file = out.exists()
+        for old, backup in replaced:
+            if new_file:
+                backup.unlink(missing_ok=True)
+            else:
+                os.replace(backup, old)
     if not args.no_plot:
         from .plot import plot_file
 
@@ -243,6 +286,44 @@ def _cmd_presets(args) -> int:
     for name, description in items:
         print(f"{name:<{width}}  {description}")
     return 0
+
+
+def _cmd_sweep(args) -> int:
+    from .sweep import SweepWarning, format_table, sweep
+
+    if args.workers is not None and args.workers < 0:
+        raise _UsageError(f"--workers must be >= 0, got {args.workers}")
+    parameters = dict(_parse_param(text) for text in args.param)
+    if len(parameters) < len(args.param):
+        raise _UsageError(f"--param names a parameter twice: {args.param}")
+    out = args.out if args.out is not None else Path(f"sweep-{Path(args.spec).stem}")
+    with warnings.catch_warnings():  # failed runs are in the table, with their error
+        warnings.simplefilter("ignore", SweepWarning)
+        table = sweep(args.spec, parameters, seeds=args.seeds, client=args.scheduler,
+                      mode="zip" if args.zip else "product", out_dir=out, workers=args.workers,
+                      progress=not args.quiet, overwrite=args.overwrite)
+    print(format_table(table))
+    failed = int((table.status == "failed").sum())
+    print(f"wrote {out / 'sweep.nc'} and {out / 'sweep.png'} ({table.status.size} runs, {failed} failed)")
+    return 1 if failed else 0
+
+
+def _parse_param(text: str) -> tuple[str, list]:
+    """``--param NAME=V1,V2,...`` as ``(NAME, [V1, V2, ...])``; a value is read as JSON (``10``,
+    ``2.5``, ``[32, 64]``, ``true``), else kept as a string."""
+    import json
+    import re
+
+    name, sep, rest = text.partition("=")
+    if not sep or not name.strip() or not rest.strip():
+        raise _UsageError(f"--param {text!r} must look like NAME=V1,V2,... e.g. mass=10,20,30")
+    values = []
+    for part in re.split(r",(?![^\[]*\])", rest):  # the commas outside brackets
+        try:
+            values.append(json.loads(part))
+        except json.JSONDecodeError:
+            values.append(part.strip())
+    return name.strip(), values
 
 
 def _kept(out: Path) -> str:

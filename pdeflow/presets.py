@@ -7,6 +7,10 @@ porous-medium      2D porous medium, m = 2, from the Barenblatt profile at t0 = 
 keller-segel       2D Keller–Segel, subcritical mass M = 0.6·8π: spreads, no blow-up
 keller-segel-blowup 2D Keller–Segel, supercritical mass M = 1.4·8π: blows up before
                    T* = 2π M₂(0) / (M (M − 8π)) = 0.625
+mean-field         two-layer relu network (a, w) fitting y = relu(x) − relu(−x)/2 on 16
+                   points: the PDE on an 80² grid over [−4, 4]² (fv; the box holds all but
+                   1e-3 of the mass up to t = 2) and gradient descent on a width-2000 network
+                   in mean-field scaling (particles, learning rate 0.005)
 ================== =====================================================================
 
 Preset names use hyphens; ``get_preset`` also accepts underscores.
@@ -20,6 +24,8 @@ import math
 from .errors import PdeflowError
 
 EIGHT_PI = 8.0 * math.pi
+TEACHER_X = [-2.0 + 4.0 * k / 15 for k in range(16)]  # the mean-field preset's data
+TEACHER_Y = [max(x, 0.0) - 0.5 * max(-x, 0.0) for x in TEACHER_X]
 
 PRESETS: dict[str, dict] = {
     "heat": {
@@ -61,6 +67,16 @@ PRESETS: dict[str, dict] = {
         "initial": {"kind": "gaussian", "mean": [0.0, 0.0], "cov": 0.5, "mass": 1.4 * EIGHT_PI},
         "parameters": {"chi": 1.0, "D": 1.0},
         "run": {"t_end": 1.0, "snapshots": 11, "methods": ["fv"]},
+    },
+    "mean-field": {
+        "equation": "mean_field_network",
+        "description": "two-layer relu network fitting relu(x) - relu(-x)/2: the PDE on (a, w) "
+                       "and width-2000 gradient descent",
+        "grid": {"bounds": [[-4.0, 4.0], [-4.0, 4.0]], "cells": 80, "periodic": False},
+        "initial": {"kind": "gaussian", "mean": [0.0, 0.0], "cov": 0.3, "mass": 1.0},
+        "parameters": {"x": TEACHER_X, "y": TEACHER_Y, "activation": "relu"},
+        "run": {"t_end": 2.0, "snapshots": 11, "methods": ["fv", "particles"]},
+        "particles": {"n_particles": 2000, "seed": 0, "dt": 0.005},
     },
 }
 

@@ -19,8 +19,11 @@ ParaView.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,9 +32,11 @@ import numpy as np
 
 from .errors import StorageError
 from .grid import Grid
-from .trajectory import RUNNING, Trajectory
+from .trajectory import FAILED, RUNNING, Trajectory
 
 COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+IO_ERRORS = (OSError, RuntimeError)  # what h5py raises when a write or a flush fails
+MIN_FREE = 1 << 20  # bytes a snapshot leaves free on the disk, for the run's final status
 
 
 def _version() -> str:
@@ -52,23 +57,100 @@ def check_writable(path: str | os.PathLike, group: str, overwrite: bool = False)
     if not path.parent.exists():
         raise StorageError(f"output directory {path.parent} does not exist; create it first")
     if not os.access(path.parent, os.W_OK):
-        raise StorageError(f"output directory {path.parent} is not writable")
+        raise StorageError(f"output directory {path.parent} is not writable; write to another "
+                           "directory (--out) or make it writable")
     if path.exists():
+        if not os.access(path, os.W_OK):
+            raise StorageError(f"{path} is read-only; make it writable or write to another file")
         with _open(path, "r") as f:
             if group in f and not overwrite:
                 raise StorageError(
                     f"{path} already holds a run '{group}'; pass overwrite=True (--overwrite) "
                     "or choose another file or run name"
                 )
+        check_unlocked(path)
 
 
-def _open(path: Path, mode: str) -> h5py.File:
+def check_unlocked(path: str | os.PathLike) -> None:
+    """Raise :class:`StorageError` if another process has ``path`` open for writing (the HDF5
+    file lock); any other problem with the file is left to the caller."""
     try:
-        # readers do not take the HDF5 file lock, so a file still being written can be read
-        return h5py.File(path, mode, locking=False) if mode == "r" else h5py.File(path, mode)
+        _open(Path(path), "r", locking=True).close()
+    except StorageError as err:
+        if "open for writing in another process" in str(err):
+            raise
+    except OSError:
+        pass
+
+
+def _reason(err: OSError) -> str:
+    """The operating system's words from an h5py error ("No space left on device", ...)."""
+    text = str(err)
+    if "error message = '" in text:
+        return text.split("error message = '", 1)[1].split("'", 1)[0]
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    code = getattr(err, "errno", None)
+    return os.strerror(code) if code else (" ".join(text.split()) or type(err).__name__)
+
+
+def _space_left(path: Path) -> int | None:
+    """Bytes this process can still add to ``path``: free disk space, and the file-size limit
+    (``ulimit -f``); None when neither is known.
+
+    HDF5 does not survive a write the disk refuses in the middle of a flush (measured with
+    ``ulimit -f``: the file ends before the end its superblock records and no longer opens, and
+    h5py may crash at exit), so a snapshot is written only with room for it to spare.
+    """
+    room = []
+    try:
+        room.append(shutil.disk_usage(path.parent).free)
+    except OSError:
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if soft != resource.RLIM_INFINITY:
+            room.append(soft - (path.stat().st_size if path.exists() else 0))
+    except (ImportError, OSError, ValueError):
+        pass
+    return min(room) if room else None
+
+
+def _readable(path: Path) -> bool:
+    """Whether ``path`` still opens as HDF5 (after a failed write)."""
+    try:
+        h5py.File(path, "r", locking=False).close()
+        return True
+    except IO_ERRORS:
+        return False
+
+
+def _open(path: Path, mode: str, locking: bool = False) -> h5py.File:
+    """``h5py.File(path, mode)``; every failure becomes a :class:`StorageError` saying why.
+
+    Readers do not take the HDF5 file lock (unless ``locking``), so a file still being written
+    can be read; writers take it, so two processes never write one file.
+    """
+    try:
+        return h5py.File(path, mode, locking=False) if mode == "r" and not locking else h5py.File(path, mode)
     except FileNotFoundError as err:
-        raise StorageError(f"{path} does not exist") from err
+        if mode == "r":
+            raise StorageError(f"{path} does not exist") from err
+        raise StorageError(f"{path} cannot be created ({_reason(err)}); write to an existing, "
+                           "writable directory") from err
     except (OSError, RuntimeError) as err:
+        code = getattr(err, "errno", None)
+        if code in (errno.EAGAIN, errno.EWOULDBLOCK) or "unable to lock file" in str(err):
+            raise StorageError(
+                f"{path} is open for writing in another process (HDF5 file lock); let that run "
+                "finish or close it, or write to another file"
+            ) from err
+        if code in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+            action = "created" if not path.exists() else "written"
+            raise StorageError(f"{path} cannot be {action} ({_reason(err)}); write to another "
+                               "file or directory, or free space / fix permissions") from err
         reason = str(err).split("(")[0].strip()
         raise StorageError(
             f"{path} cannot be opened as HDF5 ({reason}); the file is corrupt, truncated, "
@@ -99,6 +181,7 @@ class RunWriter:
         self.group_name = group
         self.grid = grid
         check_writable(self.path, group, overwrite)
+        existed = self.path.exists()
         self.file = _open(self.path, "a")
         try:
             if group in self.file:
@@ -124,10 +207,26 @@ class RunWriter:
                 self.group.attrs["bounds"] = np.asarray(grid.bounds)
                 self.group.attrs["periodic"] = np.asarray(grid.periodic, dtype=np.int8)
             self.file.flush()
-        except BaseException:
-            self.file.close()
+        except BaseException as err:
+            self._abandon(existed)
+            if isinstance(err, IO_ERRORS):
+                raise StorageError(
+                    f"creating run '{group}' in {self.path} failed ({_reason(err)}); free space or "
+                    "fix the file system, or write to another file"
+                ) from err
             raise
         self.n = 0
+
+    def _abandon(self, existed: bool) -> None:
+        """Undo a run that could not be created: drop its group, or the file if it was new."""
+        try:
+            if existed and self.group_name in self.file:
+                del self.file[self.group_name]
+            self.file.close()
+        except (*IO_ERRORS, KeyError):
+            pass
+        if not existed:
+            self.path.unlink(missing_ok=True)
 
     @classmethod
     def reopen(cls, path: str | os.PathLike, group: str) -> RunWriter:
@@ -135,6 +234,8 @@ class RunWriter:
         self = cls.__new__(cls)
         self.path = Path(path)
         self.group_name = group
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise StorageError(f"{path} is read-only; make it writable or write to another file")
         self.file = _open(self.path, "a")
         if group not in self.file:
             self.file.close()
@@ -151,6 +252,7 @@ class RunWriter:
         if "checkpoint" in self.group.attrs:
             self.checkpoint = json.loads(self.group.attrs["checkpoint"])
             self.n = min(self.n, self.checkpoint["frame"] + 1)
+        self.previous_status = str(self.group.attrs.get("status", RUNNING))  # before it changes
         self._truncate(self.n)
         self.group.attrs["status"] = RUNNING
         self.file.flush()
@@ -204,7 +306,45 @@ class RunWriter:
 
         ``checkpoint`` (JSON-able: random-generator state, ...) is what a stepper needs besides
         the frame to continue exactly; it is stored with the snapshot for ``resume``.
+
+        Raises
+        ------
+        StorageError
+            When the write fails (disk full, ...); the snapshots written before stay readable
+            (a frame cut short is not counted: its time is written last).
         """
+        k = self.n
+        try:
+            self._append(t, fields, diagnostics, checkpoint)
+        except IO_ERRORS as err:
+            kept = (f"the file keeps the {k} snapshot(s) before it" if self._salvage()
+                    else "the file cannot be read back")
+            raise StorageError(
+                f"writing snapshot {k} (t={t:.6g}) of run '{self.group_name}' to {self.path} "
+                f"failed ({_reason(err)}); {kept}; free space or fix the file system, then "
+                "continue with resume=True (pdeflow run --resume)"
+            ) from err
+
+    def _salvage(self) -> bool:
+        """After a failed write: record status "failed" if the disk still takes it, close the
+        file; whether it still opens."""
+        try:
+            self.group.attrs["status"] = FAILED
+            self.file.flush()
+        except IO_ERRORS:
+            pass
+        try:
+            self.file.close()
+        except IO_ERRORS:
+            pass
+        return _readable(self.path)
+
+    def _append(self, t, fields, diagnostics, checkpoint) -> None:
+        need = sum(np.asarray(v).nbytes for v in fields.values()) + 8 * (len(diagnostics) + 1)
+        left = _space_left(self.path)
+        if left is not None and left < 2 * need + MIN_FREE:  # stop while the file is whole
+            raise OSError(errno.ENOSPC, f"{max(left, 0)} bytes left to write (free disk space or "
+                                        f"the file-size limit), a snapshot needs about {need}")
         g, k = self.group, self.n
         for name, value in fields.items():
             ds = g[name] if name in g else self._create_field(name, np.asarray(value))
@@ -227,13 +367,26 @@ class RunWriter:
             write_xdmf(self.path, self.file)
 
     def close(self, status: str, **attrs) -> None:
+        """Record ``status`` and the run attributes, and close the file (always, even on error)."""
         if not self.file.id.valid:
             return
-        self.group.attrs["status"] = status
-        for key, value in attrs.items():
-            self.group.attrs[key] = value if np.isscalar(value) else _json(value)
-        self.file.flush()
-        self.file.close()
+        error = None
+        try:
+            self.group.attrs["status"] = status
+            for key, value in attrs.items():
+                self.group.attrs[key] = value if np.isscalar(value) else _json(value)
+            self.file.flush()
+        except IO_ERRORS as err:
+            error = err
+        try:
+            self.file.close()
+        except IO_ERRORS as err:
+            error = error or err
+        if error is not None:
+            raise StorageError(
+                f"recording the status {status!r} of run '{self.group_name}' in {self.path} failed "
+                f"({_reason(error)}); its snapshots stay readable, the run reads as not finished"
+            ) from error
 
 
 def load(path: str | os.PathLike) -> dict[str, Trajectory]:
@@ -248,7 +401,7 @@ def load(path: str | os.PathLike) -> dict[str, Trajectory]:
     if not path.exists():
         raise StorageError(f"{path} does not exist")
     runs = {}
-    with _open(path, "r") as f:
+    with _open(path, "r") as f, _damaged(path):
         if "pdeflow_version" not in f.attrs:
             raise StorageError(f"{path} is HDF5 but was not written by pdeflow (no pdeflow_version)")
         for name, g in f.items():
@@ -270,10 +423,23 @@ def _complete_frames(g: h5py.Group) -> int:
 
 def read_run(path: str | os.PathLike, group: str) -> Trajectory:
     """One run of a pdeflow file (see :func:`load`)."""
-    with _open(Path(path), "r") as f:
+    with _open(Path(path), "r") as f, _damaged(path):
         if group not in f:
             raise StorageError(f"{path} has no run '{group}'; it has {sorted(f)}")
         return _read_run(f[group])
+
+
+@contextlib.contextmanager
+def _damaged(path):
+    """Turn what h5py raises on a damaged file into a :class:`StorageError`."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except (*IO_ERRORS, KeyError, ValueError, TypeError) as err:
+        reason = " ".join(str(err).strip("'\"").split())[:200]
+        raise StorageError(f"{path} is damaged ({reason}); it was cut short by a full disk or a "
+                           "crash while its structure was written, and cannot be read") from err
 
 
 def _read_run(g: h5py.Group) -> Trajectory:

@@ -103,7 +103,8 @@ def test_plot_and_presets_commands(tmp_path, capsys):
     assert (tmp_path / "fig.png").stat().st_size > 10_000
     assert main(["presets"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
-    assert names == ["heat", "fokker-planck", "porous-medium", "keller-segel", "keller-segel-blowup"]
+    assert names == ["heat", "fokker-planck", "porous-medium", "keller-segel", "keller-segel-blowup",
+                     "mean-field"]
 
 
 def test_compare_command(tmp_path, capsys):

@@ -367,3 +367,13 @@ def test_initial_sampling_draws_cells_with_their_mass():
     # binomial counts: every cell within 5 standard deviations (32 cells: a false alarm ~ 2e-5)
     spread = np.sqrt(expected * (1 - expected / N))
     assert np.all(np.abs(counts - expected) <= 5 * spread + 1e-9)
+
+
+def test_in_memory_particle_run_carries_its_weights():
+    # without store=, the trajectory still holds the weights: mass M spread over N particles
+    grid = pf.Grid([(-4.0, 4.0)], 80)
+    p = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5, mass=3.0))
+    traj = pf.solve(p, 0.1, method="particles", n_particles=500, seed=1, snapshots=2,
+                    progress=False)
+    np.testing.assert_allclose(traj.weights, 3.0 / 500, rtol=1e-15)
+    assert abs(grid.integrate(traj.density(-1)) - 3.0) < 1e-12  # CIC deposit conserves mass

@@ -48,6 +48,7 @@ SMALL = {
     "porous-medium": (32, 0.1),
     "keller-segel": (32, 0.1),
     "keller-segel-blowup": (48, 1.0),
+    "mean-field": (24, 0.2),
 }
 
 
@@ -73,7 +74,7 @@ def test_every_preset_runs_and_reads_back(name, tmp_path):
     spec = apply_overrides(load_spec(name), t_end=t_end, cells=cells)
     out = tmp_path / f"{name}.h5"
     runs = run_spec(spec, out, progress=False)
-    assert list(runs) == ["fv"]
+    assert list(runs) == spec["run"]["methods"]  # fv, and particles for mean-field
     back = pf.load(out)["fv"]
     expected = "blow-up" if name == "keller-segel-blowup" else "finished"
     assert back.status == expected

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..energy import FreeEnergy
+from ..errors import PdeflowError
 from ..grid import Grid
 from ..initial import validate_density
 
@@ -20,9 +21,10 @@ class Problem:
     ----------
     name : str
         The equation family ("heat", "fokker_planck", ...).
-    grid : Grid
-        The domain and its discretisation (a mesh for finite elements).
-    rho0 : ndarray
+    grid : Grid or None
+        The domain and its discretisation (a mesh for finite elements). None for a problem only
+        the particle method runs (it then needs ``particles0``; its mass is 1).
+    rho0 : ndarray or None
         Initial density (cell averages), validated: finite, >= 0, positive mass.
     energy : FreeEnergy
         The free energy whose gradient flow this is.
@@ -35,29 +37,58 @@ class Problem:
         (fields, diagnostics)``, ``frame`` = ``{"density": ρ}`` (grid or mesh runs) or
         ``{"position": X, "weight": w}`` (particle runs). The mean-field network records its
         output f(x; ρ) and risk this way.
+    particles0 : ndarray (N, d), callable or None
+        Initial particles of particle runs: positions, or a sampler ``particles0(n, rng) ->
+        (n, d)``; None samples ``rho0``.
+    walls : bool
+        Whether particles reflect at the grid's walls. False where the grid box is only a
+        window (the network's parameters live in all of R^p): particles then leave it freely and
+        deposits clamp them onto its edge cells.
     """
 
     name: str
-    grid: Grid
-    rho0: np.ndarray
+    grid: Grid | None
+    rho0: np.ndarray | None
     energy: FreeEnergy
     exact: Callable[[float], np.ndarray] | None = None
     parameters: dict = field(default_factory=dict)
     observe: Callable[[dict], tuple[dict, dict]] | None = None
+    particles0: np.ndarray | Callable | None = None
+    walls: bool = True
 
     def __post_init__(self) -> None:
+        if self.grid is None:
+            if self.particles0 is None:
+                raise PdeflowError(f"problem {self.name!r} has no grid; give particles0 (initial "
+                                   "particles) or a grid and rho0")
+            self.energy = GridlessEnergy(*self.energy.terms, problem=self.name)
+            return
         self.rho0 = validate_density(self.grid, self.rho0)
 
     @property
     def mass(self) -> float:
-        return self.grid.integrate(self.rho0)
+        return 1.0 if self.grid is None else self.grid.integrate(self.rho0)
 
     def describe(self) -> dict:
         """JSON-able description: name, parameters, grid and energy terms."""
         return {
             "name": self.name,
             "parameters": self.parameters,
-            "grid": self.grid.to_dict(),
+            "grid": None if self.grid is None else self.grid.to_dict(),
             "energy": self.energy.to_dict(),
             "mass": self.mass,
         }
+
+
+class GridlessEnergy(FreeEnergy):
+    """The free energy of a problem without a grid: a grid method asking for it says why not."""
+
+    def __init__(self, *terms, problem: str = "problem"):
+        super().__init__(*terms)
+        self.problem = problem
+
+    def on(self, grid):
+        if grid is None:
+            raise PdeflowError(f"{self.problem!r} was built without a grid, so only "
+                               "method='particles' runs it; give grid= and rho0= for the grid view")
+        return super().on(grid)

@@ -125,14 +125,13 @@ def _resume(problem, t_end, method, times, store, name, progress, options) -> Tr
     writer = RunWriter.reopen(store, name)
     try:
         previous = _read_run(writer.group)
+        previous.status = writer.previous_status  # reopen marked it running
         n = writer.n
         if previous.method != method:
             raise PdeflowError(f"run '{name}' in {store} is a {previous.method} run, not {method}")
         if previous.status in (FINISHED, BLOW_UP):
             writer.close(previous.status)
             return previous
-        if n == 0:
-            raise PdeflowError(f"run '{name}' in {store} has no complete snapshot to resume from")
         if len(times) < n or not np.allclose(times[:n], previous.times[:n], rtol=0, atol=1e-12):
             raise PdeflowError(
                 f"run '{name}' in {store} has snapshots at {previous.times[:n].tolist()}, which are "
@@ -144,14 +143,22 @@ def _resume(problem, t_end, method, times, store, name, progress, options) -> Tr
                 f"resume uses the stored options {stored}; got different ones {options}"
             )
         stepper = _METHODS[method](problem, t_end=t_end, **stored)
-        stepper.restore(
-            float(previous.times[n - 1]),
-            {key: frames[n - 1] for key, frames in previous.frames.items()},
-            writer.checkpoint,
-        )
+        if n > 0 and hasattr(stepper, "restore"):
+            stepper.restore(
+                float(previous.times[n - 1]),
+                {key: frames[n - 1] for key, frames in previous.frames.items()},
+                writer.checkpoint,
+            )
     except BaseException:
         writer.close(INTERRUPTED)
         raise
+    if n == 0 or not hasattr(stepper, "restore"):  # nothing to continue from: start again
+        writer.close(previous.status)
+        why = (f"run '{name}' in {store} has no complete snapshot; it" if n == 0 else
+               f"method {method!r} cannot continue from a snapshot; run '{name}' in {store}")
+        warnings.warn(f"{why} starts again from t = 0", UserWarning, stacklevel=3)
+        return solve(problem, t_end, method=method, snapshots=times, store=store, name=name,
+                     overwrite=True, progress=progress, **stored)
     trajectory = Trajectory(
         method=method, grid=previous.grid, times=previous.times[:n],
         frames={k: list(v[:n]) for k, v in previous.frames.items()},

@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit, prange
+
+from ..kernels import Gaussian, Newtonian
 
 # direct pair sums: k'(r)/r for the closed-form kernels, r softened to r_δ = √(r² + δ²)
 NEWTONIAN_1D, NEWTONIAN_2D, NEWTONIAN_3D, GAUSSIAN = 0, 1, 2, 3
+PARALLEL_WORK = 2_000_000  # pair evaluations above which the pair sums run on all threads
 
 
 @njit(cache=True, inline="always")
@@ -83,11 +87,12 @@ def cic_interpolate(field, X, lo, h, n, periodic, out):
 
 
 @njit(cache=True)
-def advance_positions(X, v, noise, dt, amplitude, lo, hi, periodic):
+def advance_positions(X, v, noise, dt, amplitude, lo, hi, periodic, walls=True):
     """X ← X + dt v + amplitude ξ (Euler–Maruyama), then reflect at walls and wrap periodic axes.
 
     ``noise`` is read only when ``amplitude != 0``. A reflection ``x ↦ 2a − x`` is repeated until
-    the particle is inside (a step longer than the box folds back and forth).
+    the particle is inside (a step longer than the box folds back and forth). ``walls=False``:
+    non-periodic axes are left open (the box is a window, not a wall).
     """
     N, d = X.shape
     for p in range(N):
@@ -98,7 +103,7 @@ def advance_positions(X, v, noise, dt, amplitude, lo, hi, periodic):
             a, b = lo[k], hi[k]
             if periodic[k]:
                 x = a + (x - a) % (b - a)
-            else:
+            elif walls:
                 while x < a or x > b:
                     x = 2.0 * a - x if x < a else 2.0 * b - x
             X[p, k] = x
@@ -321,3 +326,32 @@ def blob_velocity_serial(X, w, rho_eps, eps, m, D, cutoff, period, ncell, cell_o
     for i in range(X.shape[0]):
         _blob_velocity_at(i, X, w, rho_eps, eps, m, D, cutoff, period, ncell, cell_of, order,
                           starts, out)
+
+
+# -- the pair sums' entry point (Python) ------------------------------------------------------------
+def direct_gradient(X, w, kernel, softening, period, out):
+    """out_i = Σ_{j≠i} w_j ∇k_δ(X_i − X_j), Numba for the closed-form kernels, NumPy otherwise."""
+    if isinstance(kernel, Newtonian):
+        code, param = (NEWTONIAN_1D, NEWTONIAN_2D, NEWTONIAN_3D)[kernel.dim - 1], 0.0
+    elif isinstance(kernel, Gaussian):
+        code, param = GAUSSIAN, kernel.sigma
+    else:
+        return _direct_gradient_numpy(X, w, kernel.derivative, softening, period, out)
+    kernel_sum = pair_gradient if X.shape[0] ** 2 > PARALLEL_WORK else pair_gradient_serial
+    kernel_sum(X, w, code, param, softening, period, out)
+    return out
+
+
+def _direct_gradient_numpy(X, w, dk, softening, period, out, block: int = 256):
+    """The pair sum of :func:`direct_gradient` for any k'(r), in blocks of targets."""
+    N = X.shape[0]
+    for start in range(0, N, block):
+        stop = min(start + block, N)
+        diff = X[start:stop, None, :] - X[None, :, :]
+        diff -= np.where(period > 0, period, 0.0) * np.round(diff / np.where(period > 0, period, 1.0))
+        r = np.sqrt(np.sum(diff**2, axis=2) + softening**2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(r > 0, dk(np.where(r > 0, r, 1.0)) / np.where(r > 0, r, 1.0), 0.0)
+        g[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        out[start:stop] = np.einsum("ij,ijk->ik", g * w[None, :], diff)
+    return out

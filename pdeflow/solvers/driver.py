@@ -27,6 +27,7 @@ import time as _time
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..errors import PdeflowError, StorageError
 from ..trajectory import BLOW_UP, FAILED, FINISHED, INTERRUPTED, Trajectory
 
 
@@ -61,8 +62,11 @@ def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progres
     status = FAILED
     try:
         if not resumed:
-            if writer is not None and hasattr(stepper, "static"):
-                for name, value in stepper.static().items():
+            static = stepper.static() if hasattr(stepper, "static") else {}
+            if "weight" in static:
+                trajectory.weights = np.array(static["weight"], copy=True)
+            if writer is not None:
+                for name, value in static.items():
                     writer.set_static(name, value)
             _record(stepper, trajectory, writer)
         for t in times[1:]:
@@ -75,6 +79,16 @@ def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progres
         trajectory.meta["blowup_time"] = event.t
         trajectory.meta["blowup_reason"] = event.reason
         _record(stepper, trajectory, writer)  # the concentrated state at the blow-up time
+    except (ArithmeticError, np.linalg.LinAlgError, RuntimeError) as err:
+        if isinstance(err, NotImplementedError | RecursionError):
+            raise
+        # a step broke down numerically (overflow, a singular matrix, ...): say so, with the cause
+        message = " ".join(str(err).split())[:200] or "no message"
+        raise PdeflowError(
+            f"{trajectory.method} stopped at t={stepper.t:.4g}: the step failed numerically "
+            f"({type(err).__name__}: {message}); check the magnitudes of the parameters (mass, D, "
+            "chi, V, the grid) or take smaller steps"
+        ) from err
     except KeyboardInterrupt:
         status = INTERRUPTED
         raise
@@ -87,7 +101,12 @@ def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progres
             trajectory.meta.update(stepper.summary())
         if writer is not None:
             extra = {k: v for k, v in trajectory.meta.items() if k not in ("problem", "options")}
-            writer.close(status, **extra)
+            try:
+                writer.close(status, **extra)
+            except StorageError:
+                if status not in (FAILED, INTERRUPTED):
+                    raise
+                # the run's own error (a failed write, Ctrl-C, ...) is on its way: it says more
     return trajectory
 
 

@@ -35,17 +35,31 @@ with the velocity of the flow, ``dX_i = −∇(V + W*μ_N)(X_i) dt`` plus the in
   by centred differences (one-sided second order at walls), CIC interpolation back (the
   transpose of the deposit). ``"auto"``: mesh above 5000 particles or on a periodic grid (the
   minimum image of the direct sums is not the periodised kernel the grid solvers use).
+- Low-rank interactions ``W = s Σ_k φ_k ⊗ φ_k`` (the mean-field network) with the potentials
+  linear in the same features: ``v_i = −∇Ψ(X_i)``, Ψ = Σ_k (s m_k + c_k) φ_k + (λ/2)|θ|²,
+  m_k = Σ_j w_j φ_k(X_j), in two O(N·n) passes (:class:`~._network_kernels.FeatureDrift`). For
+  the network, with w_j = 1/m, this is gradient descent on a width-m network in mean-field
+  scaling with learning rate dt, θ_i ← θ_i − dt ∇Ψ(θ_i; ρ_m); ``batch_size`` = b < n makes it
+  minibatch SGD; the entropy (1/β) ρ log ρ adds the Langevin noise √(2 dt/β) ξ.
 
-Walls reflect particles (``x ↦ 2a − x``); periodic axes wrap. The step ``dt`` (default
-``0.01 × min(t_end, ℓ²/D, ℓ/max|v(0)|)``, with ℓ²/P'(max ρ₀) for a power law) is an upper bound:
-a step never moves a particle more than half a grid cell by drift, nor exceeds the blob limit,
-and the last step before a snapshot is shortened to land on it.
+Walls reflect particles (``x ↦ 2a − x``); periodic axes wrap. A problem with ``walls=False``
+(the network: its grid is a window, not a wall) lets particles leave the box; deposits clamp them
+onto its edge cells. A problem without a grid (``particles0`` only) has no walls, no deposits, no
+blob and no particle–mesh. The step ``dt`` (default ``0.01 × min(t_end, ℓ²/D, ℓ/max|v(0)|)``,
+with ℓ²/P'(max ρ₀) for a power law, ℓ the initial spread) is an upper bound: a step never moves a
+particle more than half a grid cell by drift, nor exceeds the blob limit. With low-rank terms the
+step is ``dt`` itself, the learning rate, with no cap (gradient descent is stable for
+dt < 2/λ_max(∇²Ψ), which is not checked: a non-finite velocity stops the run). The last step
+before a snapshot is shortened to land on it.
 
 Diagnostics per snapshot: mass Σw; second moment Σ w|X|²; mean and (co)variance per axis; the
 energy of the CIC density on the problem's grid, ``problem.energy.on(grid).value(ρ_CIC)`` (for
 the entropy it carries the particle noise: D ∫ρ log ρ of a histogram of N particles sits above
 the continuum value by about D M cells_in_support / (2N), less for the smoother CIC deposit);
-the largest CIC density. With an interaction,
+the largest CIC density. With low-rank terms the potential and interaction energies are those of
+the particles themselves, ``Σ_i w_i V(X_i) + (s/2) Σ_k m_k²`` (exact; the network's risk minus
+(1/2n)Σ y_k²), plus the internal energy of the CIC density (left out without a grid). With an
+interaction,
 a largest CIC density above ``blowup_density`` (default 0.1 M/|cell|, as the finite-volume
 solver) raises :class:`~pdeflow.solvers.driver.BlowUp`.
 """
@@ -58,13 +72,13 @@ from ..deposit import cic_density, grid_arrays, interpolate, sample_particles
 from ..energy import Entropy, PowerLaw
 from ..errors import PdeflowError
 from ..grid import Grid
-from ..kernels import Gaussian, Newtonian
 from . import _particle_kernels as pk
 from . import register
+from ._network_kernels import feature_drifts
 from .driver import BlowUp
 
 DEFAULTS = {
-    "n_particles": 10_000,
+    "n_particles": None,  # 10_000, or the number of the problem's particles0
     "seed": None,
     "dt": None,
     "diffusion": "auto",
@@ -74,6 +88,7 @@ DEFAULTS = {
     "mesh_refine": 2,
     "blowup_density": None,
     "max_steps": 10_000_000,
+    "batch_size": None,
 }
 DT_FRACTION = 0.01     # default dt as a fraction of the shortest characteristic time
 MAX_MOVE = 0.5         # drift per step at most this many grid cells
@@ -82,7 +97,7 @@ BLOB_CUTOFF = 5.0      # blob pair sums over |X_i − X_j| < 5ε (φ_ε there is
 BLOB_SCALE, BLOB_P = 1.0, 0.5  # ε = BLOB_SCALE ℓ (h/ℓ)^{1−p}, h = ℓ N^{−1/d}
 MESH_THRESHOLD = 5000  # interaction="auto": particle–mesh above this many particles
 FD_STEP = 6e-6
-PARALLEL_WORK = 2_000_000  # pair evaluations above which the pair sums run on all threads
+PARALLEL_WORK = pk.PARALLEL_WORK
 
 
 @register("particles")
@@ -93,8 +108,9 @@ def make_stepper(problem, t_end: float, **options):
             f"unknown particles option(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}"
         )
     opts = {**DEFAULTS, **options}
-    for key in ("n_particles", "mesh_refine", "max_steps"):
-        opts[key] = _integer(key, opts[key], minimum=1)
+    for key in ("n_particles", "mesh_refine", "max_steps", "batch_size"):
+        if opts[key] is not None:
+            opts[key] = _integer(key, opts[key], minimum=1)
     if opts["seed"] is not None:
         opts["seed"] = _integer("seed", opts["seed"], minimum=0)
     for key, choices in (("diffusion", ("auto", "brownian", "blob")),
@@ -122,33 +138,39 @@ class Particles:
     """
 
     def __init__(self, problem, t_end, n_particles, seed, dt, diffusion, blob_width, interaction,
-                 softening, mesh_refine, blowup_density, max_steps):
-        grid = problem.grid
-        self.grid, self.d, self.N = grid, grid.ndim, int(n_particles)
+                 softening, mesh_refine, blowup_density, max_steps, batch_size):
+        grid = self.grid = problem.grid
         self.energy = problem.energy
-        self.grid_energy = problem.energy.on(grid)
+        self.grid_energy = problem.energy.on(grid) if grid is not None else None
         self.rng = np.random.default_rng(seed)
-        self.X, self.w = sample_particles(problem.rho0, grid, self.N, self.rng)
+        self.X, self.w, self.scale = initial_particles(problem, n_particles, self.rng)
+        self.N, self.d = self.X.shape
         self.mass = float(self.w.sum())
-        self.lo, self.h, self.n, self.periodic = grid_arrays(grid)
-        self.hi = np.array([b for _, b in grid.bounds])
+        self.names = getattr(problem, "axis_names", None) or (
+            grid.axis_names if grid is not None else tuple(f"x{k}" for k in range(self.d)))
+        self.walls = grid is not None and bool(problem.walls)
+        if grid is not None:
+            self.lo, self.h, self.n, self.periodic = grid_arrays(grid)
+            self.hi = np.array([b for _, b in grid.bounds])
+        else:
+            self.lo, self.hi, self.periodic = np.zeros(self.d), np.zeros(self.d), np.zeros(self.d, bool)
         self.period = np.where(self.periodic, self.hi - self.lo, 0.0)
-        self.scale = initial_scale(problem.rho0, grid)
         self.t, self.steps, self.max_steps = 0.0, 0, int(max_steps)
         self.dt_min, self.dt_max_seen = np.inf, 0.0
         # work arrays, allocated once
         self.v = np.zeros((self.N, self.d))
         self.part = np.zeros((self.N, self.d))
         self.scratch = np.zeros((self.N, self.d))
-        self.rho_grid = np.zeros(grid.shape)
+        self.rho_grid = np.zeros(grid.shape) if grid is not None else None
         self._setup_internal(diffusion, blob_width)
+        self.features = feature_drifts(self.energy, self.X, batch_size)
         self._setup_potentials()
         self._setup_interactions(interaction, softening, int(mesh_refine))
         self.noise = np.zeros((self.N, self.d) if self.brownian_D else (0, self.d))
-        if blowup_density is None and self.energy.interactions:
+        if blowup_density is None and self.energy.interactions and grid is not None:
             blowup_density = 0.1 * self.mass / grid.cell_volume
         self.blowup_density = float(blowup_density) if blowup_density is not None else np.inf
-        peak = cic_density(self.X, self.w, grid, out=self.rho_grid).max()
+        peak = cic_density(self.X, self.w, grid, out=self.rho_grid).max() if grid else 0.0
         if peak >= self.blowup_density:
             raise PdeflowError(
                 f"initial max deposited density {peak:.3g} is already above the blow-up "
@@ -159,7 +181,7 @@ class Particles:
             "n_particles": self.N, "seed": seed, "dt": self.dt, "diffusion": self.diffusion,
             "blob_width": self.eps, "interaction": self.interaction, "softening": self.softening,
             "mesh_refine": int(mesh_refine), "blowup_density": blowup_density,
-            "max_steps": self.max_steps,
+            "max_steps": self.max_steps, "batch_size": batch_size,
         }
 
     # -- set-up ----------------------------------------------------------------------------------
@@ -181,6 +203,9 @@ class Particles:
             self.diffusion = "none"
         if self.blob_m is None:
             return
+        if self.grid is None:
+            raise PdeflowError("the blob method needs a grid (its cell list spans the box); give "
+                               "the problem a grid, or use diffusion='brownian' for the entropy")
         h = self.scale * self.N ** (-1.0 / self.d)  # mean particle spacing
         self.eps = float(blob_width) if blob_width is not None else (
             BLOB_SCALE * self.scale * (h / self.scale) ** (1 - BLOB_P)
@@ -202,7 +227,10 @@ class Particles:
 
     def _setup_potentials(self):
         self.potential_terms = []
+        folded = [id(g) for f in self.features for g in f.linear]
         for term in self.energy.potentials:
+            if id(term.gradient) in folded:  # linear in a low-rank term's features: done there
+                continue
             if term.gradient is not None:
                 self.potential_terms.append(("gradient", term.gradient))
             elif callable(term.V):
@@ -214,7 +242,10 @@ class Particles:
     def _setup_interactions(self, interaction, softening, refine):
         terms = self.energy.interactions
         if interaction == "auto":  # periodic grids: the mesh's periodic kernel, as fv uses
-            interaction = "mesh" if self.N > MESH_THRESHOLD or any(self.grid.periodic) else "direct"
+            many = self.N > MESH_THRESHOLD or any(self.periodic)
+            interaction = "mesh" if many and self.grid is not None else "direct"
+        if interaction == "mesh" and self.grid is None:
+            raise PdeflowError("interaction='mesh' needs a grid; use interaction='direct'")
         self.interaction = interaction if terms else "none"
         singular = any(getattr(t.kernel, "singular", False) for t in terms)
         if softening is None:
@@ -254,6 +285,9 @@ class Particles:
         if self.interaction != "none":
             self.interaction_velocity(X, self.part)
             out += self.part
+        for drift in self.features:  # low-rank terms: out −= ∇Ψ
+            drift.gradient(X, self.w, self.rng, self.part)
+            out -= self.part
         if self.blob_m is not None:
             self.blob_velocity(X, self.part)
             out += self.part
@@ -262,7 +296,7 @@ class Particles:
         speed = np.max(np.abs(out)) if out.size else 0.0
         if not np.isfinite(speed):
             raise BlowUp(self.t, "non-finite particle velocity")
-        if speed > 0:
+        if speed > 0 and self.grid is not None and not self.features:
             dt_bound = min(dt_bound, MAX_MOVE * min(self.grid.dx) / speed)
         return dt_bound
 
@@ -296,7 +330,7 @@ class Particles:
         out.fill(0.0)
         scratch = self.scratch if X.shape == self.scratch.shape else np.empty_like(out)
         for term in self.energy.interactions:
-            direct_gradient(X, self.w, term.kernel, self.softening, self.period, scratch)
+            pk.direct_gradient(X, self.w, term.kernel, self.softening, self.period, scratch)
             out -= term.strength * scratch
 
     def blob_velocity(self, X: np.ndarray, out: np.ndarray) -> None:
@@ -331,7 +365,7 @@ class Particles:
                 self.rng.standard_normal(out=self.noise)
                 amplitude = np.sqrt(2.0 * self.brownian_D * dt)
             pk.advance_positions(self.X, self.v, self.noise, dt, amplitude, self.lo, self.hi,
-                                 self.periodic)
+                                 self.periodic, self.walls)
             self.t = t_target if t_target - (self.t + dt) < 1e-14 * max(t_target, 1.0) else self.t + dt
             self.steps += 1
             self.dt_min, self.dt_max_seen = min(self.dt_min, dt), max(self.dt_max_seen, dt)
@@ -350,34 +384,70 @@ class Particles:
 
     def diagnostics(self) -> dict:
         X, w, M = self.X, self.w, self.mass
-        rho = cic_density(X, w, self.grid, out=self.rho_grid)
         mean = w @ X / M
         cov = (X - mean).T @ ((X - mean) * w[:, None]) / M
-        out = {
-            "mass": float(w.sum()),
-            "energy": self.grid_energy.value(rho),
-            "second_moment": float(w @ np.sum(X**2, axis=1)),
-            "max_density": float(rho.max()),
-        }
-        names = self.grid.axis_names
-        for k, a in enumerate(names):
+        out = {"mass": float(w.sum()), "energy": np.nan,
+               "second_moment": float(w @ np.sum(X**2, axis=1))}
+        rho = None
+        if self.grid is not None:
+            rho = cic_density(X, w, self.grid, out=self.rho_grid)
+            out["max_density"] = float(rho.max())
+            if not self.features:
+                out["energy"] = self.grid_energy.value(rho)
+        if self.features:  # the potential and interaction energies of the particles themselves
+            out["energy"] = self.particle_energy(rho)
+        for k, a in enumerate(self.names):
             out[f"mean_{a}"] = float(mean[k])
             out[f"var_{a}"] = float(cov[k, k])
-        for k in range(self.d):
+        for k in range(self.d if self.d <= 3 else 0):
             for j in range(k + 1, self.d):
-                out[f"cov_{names[k]}{names[j]}"] = float(cov[k, j])
+                out[f"cov_{self.names[k]}{self.names[j]}"] = float(cov[k, j])
         return out
+
+    def particle_energy(self, rho) -> float:
+        """Σ_i w_i V(X_i) + Σ_terms (s/2) Σ_k m_k², plus ∫U(ρ_CIC) when ``rho`` (a deposit) is given."""
+        cols = [self.X[:, k] for k in range(self.d)]
+        energy = 0.0
+        for term in self.energy.potentials:
+            V = term.V(*cols) if callable(term.V) else interpolate(
+                term.on_grid(self.grid)[None], self.X, self.grid)[:, 0]
+            energy += float(self.w @ np.broadcast_to(V, (self.N,)))
+        energy += sum(drift.interaction_energy(self.X, self.w) for drift in self.features)
+        if rho is not None and self.energy.internal is not None:
+            energy += self.grid.integrate(self.energy.internal.density(rho))
+        return energy
 
     def summary(self) -> dict:
         out = {"dt_min": float(self.dt_min), "dt_max": float(self.dt_max_seen),
                "n_particles": self.N, "interaction_mode": self.interaction,
-               "diffusion_mode": self.diffusion}
+               "diffusion_mode": self.diffusion, "fixed_step": bool(self.features)}
         if self.eps is not None:
             out["blob_width"] = self.eps
         return out
 
 
 # -- helpers (plain NumPy; the loops live in _particle_kernels) ---------------------------------
+def initial_particles(problem, n_particles: int | None, rng: np.random.Generator):
+    """(X, w, ℓ): positions (N, d), equal weights M/N and their length scale ℓ.
+
+    From ``problem.particles0`` (positions, or a sampler ``(n, rng) -> (n, d)``) or samples of
+    ``rho0`` (N = 10 000 by default). ℓ: the RMS standard deviation per axis (of ρ₀ when sampled),
+    or the RMS size of the positions when they coincide (one particle), or 1.
+    """
+    start, n = problem.particles0, n_particles
+    if start is None:
+        X, w = sample_particles(problem.rho0, problem.grid, n or 10_000, rng)
+        return X, w, initial_scale(problem.rho0, problem.grid)
+    X = np.array(start(n or 10_000, rng) if callable(start) else start, dtype=float, ndmin=2)
+    n, d = n or X.shape[0], problem.grid.ndim if problem.grid is not None else X.shape[1]
+    if X.shape != (n, d) or not np.all(np.isfinite(X)):
+        raise PdeflowError(f"the initial particles have shape {X.shape} (finite: "
+                           f"{bool(np.all(np.isfinite(X)))}); expected {n} finite rows of {d}")
+    spread, size = np.sqrt(np.mean(np.var(X, axis=0))), np.sqrt(np.mean(X**2))
+    scale = float(spread if spread > 0 else size if size > 0 else 1.0)
+    return np.ascontiguousarray(X), np.full(n, problem.mass / n), scale
+
+
 def _integer(key: str, value, minimum: int) -> int:
     """An integer option (integral floats such as 64.0 accepted), at least ``minimum``."""
     ok = isinstance(value, int | np.integer | float | np.floating) and not isinstance(value, bool)
@@ -406,34 +476,6 @@ def initial_scale(rho: np.ndarray, grid: Grid) -> float:
         mean = grid.integrate(c * rho) / M
         variances.append(grid.integrate((c - mean) ** 2 * rho) / M + grid.dx[k] ** 2 / 12)
     return float(np.sqrt(np.mean(variances)))
-
-
-def direct_gradient(X, w, kernel, softening, period, out):
-    """out_i = Σ_{j≠i} w_j ∇k_δ(X_i − X_j), Numba for the closed-form kernels, NumPy otherwise."""
-    if isinstance(kernel, Newtonian):
-        code, param = (pk.NEWTONIAN_1D, pk.NEWTONIAN_2D, pk.NEWTONIAN_3D)[kernel.dim - 1], 0.0
-    elif isinstance(kernel, Gaussian):
-        code, param = pk.GAUSSIAN, kernel.sigma
-    else:
-        return _direct_gradient_numpy(X, w, kernel.derivative, softening, period, out)
-    kernel_sum = pk.pair_gradient if X.shape[0] ** 2 > PARALLEL_WORK else pk.pair_gradient_serial
-    kernel_sum(X, w, code, param, softening, period, out)
-    return out
-
-
-def _direct_gradient_numpy(X, w, dk, softening, period, out, block: int = 256):
-    """The pair sum of :func:`direct_gradient` for any k'(r), in blocks of targets."""
-    N = X.shape[0]
-    for start in range(0, N, block):
-        stop = min(start + block, N)
-        diff = X[start:stop, None, :] - X[None, :, :]
-        diff -= np.where(period > 0, period, 0.0) * np.round(diff / np.where(period > 0, period, 1.0))
-        r = np.sqrt(np.sum(diff**2, axis=2) + softening**2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = np.where(r > 0, dk(np.where(r > 0, r, 1.0)) / np.where(r > 0, r, 1.0), 0.0)
-        g[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        out[start:stop] = np.einsum("ij,ijk->ik", g * w[None, :], diff)
-    return out
 
 
 def _grid_gradient(phi: np.ndarray, grid: Grid, out: np.ndarray | None = None) -> np.ndarray:
