@@ -78,3 +78,18 @@ def test_gaussian_helper_checks(grid):
         pf.gaussian(grid, mass=0.0)
     mass = pf.Grid([(-3, 3)], 50).integrate(pf.gaussian(pf.Grid([(-3, 3)], 50), 0.0, 0.5, 2.5))
     assert abs(mass - 2.5) < 1e-14
+
+
+def test_unreachable_t_end_is_refused_before_stepping():
+    # D = 1e12 on h = 0.75 gives an explicit step of ~2.5e-13: ~4e10 steps to t = 0.01
+    grid = pf.Grid([(-3.0, 3.0)], 8)
+    p = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5), D=1e12)
+    with pytest.raises(pf.PdeflowError, match=r"fv would need about 3.9\de\+10 steps .*implicit"):
+        pf.solve(p, 0.01, max_steps=3000, progress=False)
+    with pytest.raises(pf.PdeflowError, match="max_steps must be a whole number"):
+        pf.solve(p, 0.01, max_steps=1.5e82, progress=False)
+    implicit = pf.solve(p, 0.01, scheme="implicit", dt=1e-3, progress=False)
+    assert implicit.status == "finished"  # the implicit step is positive at any dt
+    # flat (∫ρ = 1 on [-3, 3]), and the mass kept to round-off despite cond(A) ~ 2e9
+    np.testing.assert_allclose(implicit.density(-1), 1 / 6, rtol=1e-12)
+    assert abs(implicit.mass[-1] - 1) < 1e-14

@@ -29,14 +29,26 @@ def test_method_options_named_like_solve_arguments_are_refused():
         validate_spec(_heat_spec(taus=0.1))
 
 
-def test_numerical_breakdown_of_a_step_is_a_clear_error_and_the_run_is_marked_failed(tmp_path):
-    # was: RuntimeError "Factor is exactly singular" escaping from the implicit step (mass 5.8e306)
+def test_numerical_breakdown_of_a_step_is_a_clear_error_and_the_run_is_marked_failed(
+        tmp_path, monkeypatch):
+    # was: RuntimeError "Factor is exactly singular" escaping from the implicit step (mass 5.8e306,
+    # default implicit dt 1.7e-304): such a run is now refused before stepping
     grid = pf.Grid([(-4.0, 4.0), (-4.0, 4.0)], 8, periodic=[False, True])
     problem = pf.problems.keller_segel(grid, pf.uniform(grid, 5.827657793199749e306), chi=1.0)
     path = tmp_path / "ks.h5"
-    with pytest.raises(pf.PdeflowError) as err:
+    with pytest.raises(pf.PdeflowError, match=r"fv would need about 5.77e\+301 steps"):
         pf.solve(problem, 0.01, snapshots=2, store=path, scheme="implicit", max_steps=3000,
                  progress=False)
+    # and a step that still breaks down numerically ends the run as "failed", with a clear error
+    from pdeflow.solvers.fv import ImplicitEuler
+
+    def singular(self, dt):
+        raise RuntimeError("Factor is exactly singular")
+
+    monkeypatch.setattr(ImplicitEuler, "step", singular)
+    tame = pf.problems.keller_segel(grid, pf.uniform(grid, 1.0), chi=1.0)
+    with pytest.raises(pf.PdeflowError) as err:
+        pf.solve(tame, 0.01, snapshots=2, store=path, scheme="implicit", dt=1e-3, progress=False)
     assert str(err.value).startswith("fv stopped at t=")
     assert ": the step failed numerically (RuntimeError: Factor is exactly singular); check the " \
            "magnitudes of the parameters" in str(err.value)
