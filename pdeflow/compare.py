@@ -17,19 +17,40 @@ for every pair of runs (and every run against the exact solution):
     binned into the same blocks, at their particles' centre of mass). The resolution is stated
     in ``Comparison.method``. W2 reacts like the square root of small mass differences moved
     over a block: expect a floor near the block width times √(L1).
-- L1, ``Σ_i |ρ_a − ρ_b| |cell|`` on the first run's grid. Particle runs are deposited by
+  * finite-element (mesh) runs, nodal values ρ_i of the P1 density ρ_h = Σ_i ρ_i φ_i: one atom
+    per triangle T, its P1 mass ∫_T ρ_h = |T| (ρ_a + ρ_b + ρ_c)/3 at its P1 centre of mass
+    ∫_T x ρ_h / ∫_T ρ_h (the masses sum to the lumped mass Σ_i m_i ρ_i, the mass the solver
+    conserves); more than ``max_points`` triangles are binned, like particles, into the blocks of
+    the coarsened reference grid, each block an atom at its triangles' centre of mass. A mesh
+    aligned with the reference grid's cells (``Mesh.rectangle`` on the same box) thus gives the
+    exact P1 mass of every block, and a grid run and a mesh run are compared block for block.
+    (Atoms at the nodes with the lumped masses would sit on the cell corners, half a cell from a
+    grid's atoms: a W2 floor of order h from the representation alone.)
+- L1, ``Σ_i |ρ_a − ρ_b| |cell|`` on the reference grid. Particle runs are deposited by
   cloud-in-cell (so L1 carries their sampling noise, of order √(cells/N)).
 - the gaps of the mean, ``|m_a − m_b|``, and of the covariance, ``‖Σ_a − Σ_b‖_F`` (particles:
   weighted moments; grids: the moments of the piecewise-constant density, cell centres plus
-  dx²/12 on the diagonal);
-- the energy gap ``|E_a − E_b|``: each run's recorded "energy" diagnostic, or, when ``energy``
-  (a :class:`~pdeflow.FreeEnergy`) is given, ``energy.on(grid).value(ρ)`` of every density on the
-  first run's grid, the exact solution included.
+  dx²/12 on the diagonal; meshes: the moments of the lumped measure Σ_i m_i ρ_i δ_{x_i}, the
+  measure the lumped-mass scheme evolves — for the heat flow on ``Mesh.rectangle`` its mean and
+  covariance follow the exact ones to round-off away from the walls. The P1 density ρ_h itself
+  has each hat function's spread on top, O(h²), as a grid's dx²/12: a grid run and a mesh run
+  of one flow differ by that much in covariance);
+- the energy gap ``|E_a − E_b|``: each run's recorded "energy" diagnostic (a mesh run's is its
+  lumped quadrature Σ_i m_i e(ρ_i)), or, when ``energy`` (a :class:`~pdeflow.FreeEnergy`) is
+  given, ``energy.on(grid).value(ρ)`` of every density on the reference grid, the exact
+  solution included.
 
-Runs on other grids are brought to the first run's grid for L1 and the plots: particles are
+The reference grid (L1, ``energy=``, the plots) is the first run's grid. A mesh is no grid:
+when the first run is on a mesh, the reference is the grid of the first run that has one (a
+grid or particle run); with mesh runs only, a grid over the first mesh's bounding box with
+square-ish cells of the mesh's size ``√(2|Ω|/n_triangles)`` (one cell per pair of triangles).
+Runs on other grids are brought to the reference grid for L1 and the plots: particles are
 deposited on it; a finer grid's cell masses are deposited at their centres by cloud-in-cell
 (mass-conserving), a coarser grid is interpolated linearly at the cell centres and rescaled to
-its mass. W2 and the moments always use each run's own representation.
+its mass; a mesh run's P1 field is evaluated at the cell centres (linear interpolation on its
+own triangles, zero at centres outside the mesh) and rescaled to its lumped mass Σ_i m_i ρ_i.
+Every run in one comparison must have the same dimension (a 1D grid and a 2D mesh are refused).
+W2 and the moments always use each run's own representation.
 """
 
 from __future__ import annotations
@@ -37,12 +58,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 
 import numpy as np
 
 from .deposit import cic_density, particles_to_density
 from .errors import PdeflowError
 from .grid import Grid
+from .mesh import Mesh
 from .trajectory import Trajectory
 
 TIME_TOLERANCE = 1e-9    # snapshot times within this (relative to max(1, |t|)) are the same time
@@ -63,18 +86,7 @@ def grid_measure(rho: np.ndarray, grid: Grid, max_points: int = 2000):
         edges = grid.bounds[0][0] + np.arange(grid.size + 1) * grid.dx[0]
         keep = masses > 0
         return PiecewiseQuantile(edges[:-1][keep], edges[1:][keep], masses[keep])
-    f = coarsening_factor(grid.shape, max_points)
-    blocks = tuple(-(-n // f) for n in grid.shape)
-    index = np.ravel_multi_index(
-        np.meshgrid(*[np.arange(n) // f for n in grid.shape], indexing="ij"), blocks
-    ).ravel()
-    weights = np.bincount(index, weights=masses.ravel(), minlength=int(np.prod(blocks)))
-    points = np.stack([
-        np.bincount(index, weights=masses.ravel() * c.ravel(), minlength=weights.size)
-        for c in grid.coords(sparse=False)
-    ], axis=1)
-    keep = weights > 0
-    return points[keep] / weights[keep, None], weights[keep]
+    return block_atoms(grid.points(), masses.ravel(), grid, max_points)
 
 
 @dataclass
@@ -128,6 +140,22 @@ def coarsening_factor(shape: tuple[int, ...], max_points: int) -> int:
     return f
 
 
+def block_atoms(X: np.ndarray, w: np.ndarray, grid: Grid, max_points: int):
+    """Point masses ``(X, w)`` binned into the blocks of f×f(×f) cells of ``grid`` (f from
+    :func:`coarsening_factor`): one atom per non-empty block, its mass at its centre of mass.
+    Points outside the box count in the nearest block."""
+    f = coarsening_factor(grid.shape, max_points)
+    blocks = tuple(-(-n // f) for n in grid.shape)
+    cells = [np.clip(np.floor((X[:, k] - a) / h).astype(np.int64), 0, n - 1) // f
+             for k, ((a, _), h, n) in enumerate(zip(grid.bounds, grid.dx, grid.shape, strict=True))]
+    index = np.ravel_multi_index(cells, blocks)
+    mass = np.bincount(index, weights=w, minlength=int(np.prod(blocks)))
+    keep = mass > 0
+    centres = np.stack([np.bincount(index, weights=w * X[:, k], minlength=mass.size)[keep]
+                        for k in range(X.shape[1])], axis=1)
+    return centres / mass[keep, None], mass[keep]
+
+
 def particle_measure(X: np.ndarray, w: np.ndarray, max_points: int = 2000, seed: int = 0,
                      grid: Grid | None = None):
     """Atoms of a particle set for W2: all particles in 1D; beyond, at most ``max_points``.
@@ -143,16 +171,52 @@ def particle_measure(X: np.ndarray, w: np.ndarray, max_points: int = 2000, seed:
     if grid is None:
         pick = np.random.default_rng(seed).choice(len(w), size=max_points, replace=False)
         return X[pick], w[pick] * (w.sum() / w[pick].sum())
-    f = coarsening_factor(grid.shape, max_points)
-    blocks = tuple(-(-n // f) for n in grid.shape)
-    cells = [np.clip(np.floor((X[:, k] - a) / h).astype(np.int64), 0, n - 1) // f
-             for k, ((a, _), h, n) in enumerate(zip(grid.bounds, grid.dx, grid.shape, strict=True))]
-    index = np.ravel_multi_index(cells, blocks)
-    mass = np.bincount(index, weights=w, minlength=int(np.prod(blocks)))
+    return block_atoms(X, w, grid, max_points)
+
+
+# -- finite-element (P1) densities ----------------------------------------------------------------
+
+
+def mesh_atoms(rho: np.ndarray, mesh: Mesh):
+    """One atom per triangle of the P1 density ρ_h = Σ_i ρ_i φ_i: its mass
+    ``∫_T ρ_h = |T| (ρ_a + ρ_b + ρ_c)/3`` at its centre of mass, from
+    ``∫_T x ρ_h = |T|/12 (Σ_k ρ_k Σ_k x_k + Σ_k ρ_k x_k)`` (∫_T φ_i φ_k = |T| (1 + δ_ik)/12).
+    Returns ``(points (n, 2), masses (n,))``, empty triangles dropped."""
+    r = np.asarray(rho, dtype=float)[mesh.triangles]          # (n_triangles, 3)
+    X = mesh.nodes[mesh.triangles]                            # (n_triangles, 3, 2)
+    mass = mesh.areas * r.sum(axis=1) / 3
+    first = (mesh.areas / 12)[:, None] * (r.sum(axis=1)[:, None] * X.sum(axis=1)
+                                          + np.einsum("tk,tkd->td", r, X))
     keep = mass > 0
-    centres = np.stack([np.bincount(index, weights=w * X[:, k], minlength=mass.size)[keep]
-                        for k in range(X.shape[1])], axis=1)
-    return centres / mass[keep, None], mass[keep]
+    return first[keep] / mass[keep, None], mass[keep]
+
+
+def mesh_measure(rho: np.ndarray, mesh: Mesh, grid: Grid, max_points: int = 2000):
+    """A mesh density as atoms for W2: :func:`mesh_atoms`, binned into the blocks of ``grid``
+    (:func:`block_atoms`) when there are more than ``max_points`` of them."""
+    points, masses = mesh_atoms(rho, mesh)
+    if len(masses) <= max_points:
+        return points, masses
+    return block_atoms(points, masses, grid, max_points)
+
+
+@lru_cache(maxsize=4)
+def _p1_at_cell_centres(mesh: Mesh, grid: Grid):
+    """(vertex indices (n_cells, 3), barycentric weights (n_cells, 3)) of the grid's cell centres
+    in the mesh's triangles (matplotlib's trapezoid-map point location on the mesh's own
+    triangulation); centres outside the mesh get zero weights."""
+    from matplotlib.tri import Triangulation
+
+    P = grid.points()
+    found = Triangulation(mesh.nodes[:, 0], mesh.nodes[:, 1], mesh.triangles).get_trifinder()(
+        P[:, 0], P[:, 1])
+    inside = found >= 0
+    vertices = mesh.triangles[np.where(inside, found, 0)]
+    a, b, c = (mesh.nodes[vertices[:, k]] for k in range(3))
+    # P = a + λ_b (b − a) + λ_c (c − a)
+    lam = np.linalg.solve(np.stack([b - a, c - a], axis=2), (P - a)[:, :, None])[:, :, 0]
+    weights = np.column_stack([1 - lam.sum(axis=1), lam]) * inside[:, None]
+    return vertices, np.clip(weights, 0.0, 1.0)
 
 
 def w2_distance(a, b) -> float:
@@ -199,7 +263,8 @@ def _particle_weights(traj: Trajectory, i: int) -> np.ndarray:
     return np.full(len(X), float(mass) / len(X))
 
 
-def _state(traj: Trajectory | None, i, rho, grid: Grid, ref: Grid, max_points, energy, seed, binned):
+def _state(traj: Trajectory | None, i, rho, grid, ref: Grid, max_points, energy, seed, binned):
+    """One run (or, with ``traj=None``, the density ``rho`` on ``grid``) at one time."""
     if traj is not None and "position" in traj.frames:
         X = traj.positions(i).reshape(-1, ref.ndim)
         w = _particle_weights(traj, i)
@@ -209,8 +274,12 @@ def _state(traj: Trajectory | None, i, rho, grid: Grid, ref: Grid, max_points, e
     else:
         if traj is not None:
             rho, grid = traj.density(i), traj.grid
-        atoms = grid_measure(rho, grid, max_points)
-        mean, cov = moments(grid.points(), rho.ravel(), np.square(grid.dx) / 12)
+        if isinstance(grid, Mesh):  # the lumped measure Σ m_i ρ_i δ_{x_i} for the moments
+            atoms = mesh_measure(rho, grid, ref, max_points)
+            mean, cov = moments(grid.nodes, grid.lumped_mass * rho)
+        else:
+            atoms = grid_measure(rho, grid, max_points)
+            mean, cov = moments(grid.points(), rho.ravel(), np.square(grid.dx) / 12)
         density = resample(rho, grid, ref)
     if energy is not None:
         E = energy.on(ref).value(density)
@@ -221,13 +290,19 @@ def _state(traj: Trajectory | None, i, rho, grid: Grid, ref: Grid, max_points, e
     return _State(density, atoms, mean, cov, E)
 
 
-def resample(rho: np.ndarray, grid: Grid, ref: Grid) -> np.ndarray:
-    """A grid density on another grid (see the module docstring); the same grid returns ``rho``."""
+def resample(rho: np.ndarray, grid: Grid | Mesh, ref: Grid) -> np.ndarray:
+    """A grid or mesh density on the grid ``ref`` (see the module docstring); the same grid
+    returns ``rho``."""
     if grid == ref:
         return rho
     if grid.ndim != ref.ndim:
         raise PdeflowError(f"cannot compare a {grid.ndim}D run with a {ref.ndim}D run")
     mass = grid.integrate(rho)
+    if isinstance(grid, Mesh):  # the P1 field at the cell centres, zero outside the mesh
+        vertices, weights = _p1_at_cell_centres(grid, ref)
+        out = np.sum(weights * np.asarray(rho, dtype=float)[vertices], axis=1).reshape(ref.shape)
+        total = ref.integrate(out)
+        return out * (mass / total) if total > 0 else out
     if all(a <= b for a, b in zip(grid.dx, ref.dx, strict=True)):  # finer: deposit cell masses
         return cic_density(grid.points(), rho.ravel() * grid.cell_volume, ref)
     from scipy.interpolate import RegularGridInterpolator
@@ -361,9 +436,11 @@ def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int =
     Parameters
     ----------
     *trajectories : Trajectory
-        Runs of the same problem; the first one's grid is the reference grid.
+        Runs of the same problem, on grids, particles or meshes, all of one dimension. The
+        reference grid is the first run's grid (when it is a mesh: see the module docstring).
     exact : callable, optional
-        ``exact(t)`` -> density on the first run's grid (``problem.exact``).
+        ``exact(t)`` -> density on the first run's grid or mesh, or on the reference grid
+        (``problem.exact`` of the first run's problem).
     times : sequence of float, optional
         Times to compare at (each must be a snapshot time of every run); default all shared ones.
     max_points : int
@@ -397,10 +474,10 @@ def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int =
         raise PdeflowError("compare takes Trajectory objects (what pf.solve or pf.load return)")
     if len(trajectories) < 2 and exact is None:
         raise PdeflowError("compare needs two trajectories, or one and exact=problem.exact")
-    ref = trajectories[0].grid
-    if ref is None:
-        raise PdeflowError("the first trajectory has no grid; put a grid (or particle) run first")
     runs = _labels(trajectories, labels)
+    _check_dimensions(trajectories, runs)
+    ref, ref_text = reference_grid(trajectories)
+    first = trajectories[0].grid
     common, index = _common_times(trajectories, runs, times)
     names = runs + (["exact"] if exact is not None else [])
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
@@ -414,8 +491,9 @@ def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int =
         }
         if exact is not None:
             rho = np.asarray(exact(float(t)), dtype=float)
-            ref.check_shape(rho, f"exact({t:g})")
-            states["exact"] = _state(None, None, rho, ref, ref, max_points, energy, seed, binned)
+            on = first if isinstance(first, Mesh) and rho.shape == first.shape else ref
+            on.check_shape(rho, f"exact({t:g})")
+            states["exact"] = _state(None, None, rho, on, ref, max_points, energy, seed, binned)
         for ni, name in enumerate(names):
             energies[ti, ni] = states[name].energy
             densities[name].append(states[name].density)
@@ -426,8 +504,44 @@ def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int =
             metrics["mean_gap"][ti, pi] = float(np.linalg.norm(sa.mean - sb.mean))
             metrics["cov_gap"][ti, pi] = float(np.linalg.norm(sa.cov - sb.cov))
             metrics["energy_gap"][ti, pi] = abs(sa.energy - sb.energy)
+    meshes = any(isinstance(traj.grid, Mesh) for traj in trajectories)
     return Comparison(np.asarray(common), names, pairs, metrics, energies,
-                      _method_text(ref, max_points, binned), ref, densities)
+                      _method_text(ref, max_points, binned, meshes, ref_text), ref, densities)
+
+
+def reference_grid(trajectories) -> tuple[Grid, str]:
+    """The grid of L1, ``energy=`` and the plots, and how it was chosen: the first run's grid;
+    after a mesh run, the first grid of a later run; mesh runs only, a grid over the first
+    mesh's bounding box with cells of width ``√(2|Ω|/n_triangles)`` (two triangles a cell)."""
+    grids = [traj.grid for traj in trajectories if isinstance(traj.grid, Grid)]
+    first = trajectories[0].grid
+    if isinstance(first, Grid):
+        return first, ""
+    if first is None:
+        raise PdeflowError("the first trajectory has no grid; put a grid (or particle) run first")
+    if grids:
+        return grids[0], f"reference grid {grids[0].shape} of the first grid run (the first run is on a mesh)"
+    width = np.sqrt(2 * first.area / first.n_triangles)
+    shape = tuple(max(2, round((b - a) / width)) for a, b in first.bounds)
+    return Grid(first.bounds, shape), (f"reference grid {shape} over the mesh's bounding box "
+                                       f"(cells of the mesh size {width:.3g})")
+
+
+def _check_dimensions(trajectories, runs) -> None:
+    def describe(traj):
+        if isinstance(traj.grid, Mesh):
+            return traj.grid.ndim, "mesh"
+        if traj.grid is not None:
+            return traj.grid.ndim, "grid"
+        return traj.positions(0).shape[-1] if len(traj) else None, "particles"
+
+    kinds = [describe(traj) for traj in trajectories]
+    if len({d for d, _ in kinds if d is not None}) > 1:
+        listing = ", ".join(f"{run} {d}D ({kind})" for run, (d, kind) in zip(runs, kinds, strict=True))
+        raise PdeflowError(
+            f"cannot compare runs of different dimensions: {listing}; compare runs of one problem "
+            "(a 2D mesh run against 2D grid or particle runs)"
+        )
 
 
 def _labels(trajectories, labels) -> list[str]:
@@ -473,13 +587,18 @@ def _common_times(trajectories, runs, requested):
     return np.asarray(common), index
 
 
-def _method_text(grid: Grid, max_points: int, binned: bool) -> str:
+def _method_text(grid: Grid, max_points: int, binned: bool, meshes: bool = False,
+                 reference: str = "") -> str:
     if grid.ndim == 1:
         return ("W2: exact 1D (L² distance of the quantile functions; grid densities piecewise "
                 "constant, particles as weighted positions)")
     f = coarsening_factor(grid.shape, max_points)
     particles = ("particles binned into the same blocks" if binned else
                  f"particle subsamples of at most {max_points} (sampling error ~ n^(-1/{grid.ndim}))")
-    return (f"W2: exact OT (ot.emd2) on grid densities coarsened by {f} per axis "
+    text = (f"W2: exact OT (ot.emd2) on grid densities coarsened by {f} per axis "
             f"(<= {max_points} atoms at block centres of mass; block width "
             f"{', '.join(f'{f * h:.3g}' for h in grid.dx)}) and {particles}")
+    if meshes:
+        text += (f"; mesh runs as P1 triangle masses at their centres of mass (binned into the same "
+                 f"blocks beyond {max_points} triangles), L1 from the P1 field at the cell centres")
+    return text + (f"; {reference}" if reference else "")
