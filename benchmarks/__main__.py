@@ -5,9 +5,11 @@
 Each case times pdeflow and its baselines alternately (after a warm-up), takes the median of at
 least 5 repeats, and reports the ratios. Baselines: a hand-written Numba stencil (the practical
 speed limit) and, where installed (``pip install '.[bench]'``), py-pde's explicit Euler stepper on
-the same grid. Results go to ``benchmarks/results.json`` (with the machine, versions and thread
-count) and ``benchmarks/results.md`` (included in the README). ``python -m
-benchmarks.check_kernels`` checks the solver's fused kernels against the one-axis references.
+the same grid. The particle, JKO and finite-element solvers are measured against plain NumPy,
+scikit-fem and POT baselines in :mod:`benchmarks.methods`. Results go to
+``benchmarks/results.json`` (with the machine, versions, thread counts and load average) and
+``benchmarks/results.md`` (included in the README). ``python -m benchmarks.check_kernels``
+checks the solver's fused kernels against the one-axis references.
 """
 
 from __future__ import annotations
@@ -28,24 +30,10 @@ import numpy as np
 import scipy
 
 import pdeflow as pf
-from benchmarks import baselines
+from benchmarks import baselines, interleaved, methods
 from pdeflow.solvers.fv import make_stepper
 
 HERE = Path(__file__).parent
-
-
-def interleaved(candidates: dict, repeats: int = 5, warmup: int = 1) -> dict[str, float]:
-    """Median wall time of each callable, calls alternating so drift hits all alike."""
-    for _ in range(warmup):
-        for f in candidates.values():
-            f()
-    times = {k: [] for k in candidates}
-    for _ in range(repeats):
-        for name, f in candidates.items():
-            t0 = time.perf_counter()
-            f()
-            times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def fv_stepper(problem, **options):
@@ -299,7 +287,11 @@ def machine() -> dict:
         "numba": numba.__version__,
         "pdeflow": pf.__version__,
         "numba_threads": numba.get_num_threads(),
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "OpenBLAS default"),
         "py_pde": _pypde_version(),
+        "pot": methods.ot.__version__,
+        "scikit_fem": methods.skfem.__version__,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "date": time.strftime("%Y-%m-%d"),
     }
 
@@ -391,10 +383,28 @@ def main(argv=None) -> None:
         results.append(r)
         print(r["case"], f"{r['pdeflow_s_per_eval']:.2f} s vs {r['baseline_s_per_step']:.2f} s",
               flush=True)
+    other_methods = methods.run(quick=args.quick, log=lambda *a: print(*a, flush=True))
     info = machine()
-    Path(args.out).write_text(json.dumps({"machine": info, "results": results}, indent=2))
-    Path(args.out).with_suffix(".md").write_text(to_markdown(results, info))
+    Path(args.out).write_text(json.dumps({"machine": info, "results": results,
+                                          "methods": other_methods}, indent=2))
+    Path(args.out).with_suffix(".md").write_text(
+        to_markdown(results, info) + "\n" + methods.to_markdown(other_methods))
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.md')}")
+    if update_readme(Path(args.out).with_suffix(".md").read_text()):
+        print("updated the benchmark tables in README.md")
+
+
+def update_readme(table: str, readme: Path = HERE.parent / "README.md") -> bool:
+    """Put ``table`` between README's ``<!-- benchmarks -->`` markers (if the markers are there)."""
+    if not readme.exists():
+        return False
+    text = readme.read_text()
+    start, end = "<!-- benchmarks -->\n", "<!-- /benchmarks -->"
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    readme.write_text(head + start + table.rstrip() + "\n" + end + rest.split(end, 1)[1])
+    return True
 
 
 if __name__ == "__main__":
