@@ -143,16 +143,19 @@ def _resume(problem, t_end, method, times, store, name, progress, options) -> Tr
                 f"resume uses the stored options {stored}; got different ones {options}"
             )
         stepper = _METHODS[method](problem, t_end=t_end, **stored)
-        if n > 0 and hasattr(stepper, "restore"):
-            stepper.restore(
-                float(previous.times[n - 1]),
-                {key: frames[n - 1] for key, frames in previous.frames.items()},
-                writer.checkpoint,
-            )
+        checkpoint = writer.checkpoint
+        if checkpoint is not None and checkpoint.get("frame") != n - 1:
+            checkpoint = None  # it belongs to a later snapshot, cut from the file since
+        # restore returns False when it cannot continue without the snapshot's checkpoint
+        restored = n > 0 and hasattr(stepper, "restore") and stepper.restore(
+            float(previous.times[n - 1]),
+            {key: frames[n - 1] for key, frames in previous.frames.items()},
+            checkpoint,
+        ) is not False
     except BaseException:
         writer.close(INTERRUPTED)
         raise
-    if n == 0 or not hasattr(stepper, "restore"):  # nothing to continue from: start again
+    if not restored:  # nothing to continue from: start again
         writer.close(previous.status)
         why = (f"run '{name}' in {store} has no complete snapshot; it" if n == 0 else
                f"method {method!r} cannot continue from a snapshot; run '{name}' in {store}")

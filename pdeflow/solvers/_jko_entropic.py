@@ -29,6 +29,13 @@ axis product is a log-sum-exp, evaluated as m + log Σ_l ξ_kl e^{β_l − m} wi
 whose sum falls below 1e-280, where the product would underflow. Small ε (κ ≫ 1) is thus safe,
 though slow where many entries need the exact path (ε ≲ dx²/10).
 
+Warm start: the iterations of a step start from the β of the previous step (a quarter fewer
+iterations), except the first step after a snapshot (each ``advance``), which starts cold
+(β = 0 on the support): the step from a snapshot then depends on the snapshot's density alone, so a
+run resumed from its stored density continues bitwise as the uninterrupted run. The state is the
+density itself (the cell masses p = ρ|cell| are formed at each step), stored exactly with every
+snapshot.
+
 Stopping rule: the two marginal constraints are met alternately; after the b-update πᵀ1 = p_k
 exactly, and the iteration stops when the first marginal moved by less than ``tol``:
 ‖a ⊙ ξ b_new − q‖₁ / M ≤ tol. Mass: Σ_i (π1)_i = Σ_j (πᵀ1)_j = Σ p_k, so it is conserved to
@@ -52,7 +59,8 @@ UNDERFLOW = 1e-280  # a kernel sum below this is recomputed by an exact log-sum-
 
 
 class EntropicJKO:
-    """State (cell masses, log-scaling β) and JKO step of the entropic scheme.
+    """State (the density ρ, the log-scaling β of the warm start) and JKO step of the entropic
+    scheme.
 
     Parameters
     ----------
@@ -78,10 +86,19 @@ class EntropicJKO:
                 r = r - length * np.round(r / length)
             self.log_kernels.append(-(r**2) / self.epsilon)
         self.kernels = [np.exp(lk) for lk in self.log_kernels]
-        self.p = problem.rho0 * self.cell
-        self.mass = float(self.p.sum())
-        with np.errstate(divide="ignore"):
-            self.beta = np.where(self.p > 0, 0.0, -np.inf)
+        self.rho = np.array(problem.rho0, dtype=float)
+        self.mass = float(np.sum(self.rho * self.cell))
+        self.beta: np.ndarray | None = None  # the warm start; None: cold (β = 0 on the support)
+
+    def forget(self) -> None:
+        """Start the next step cold: its result then depends on the density alone (resume)."""
+        self.beta = None
+
+    def restore(self, density: np.ndarray) -> None:
+        """Put back the state of a stored snapshot (the density; the next step starts cold)."""
+        self.grid.check_shape(density, "stored density")
+        self.rho = np.array(density, dtype=float)
+        self.beta = None
 
     # -- the separable Gibbs kernel in the log domain --------------------------------------------
     def log_apply(self, log_v: np.ndarray) -> np.ndarray:
@@ -114,24 +131,24 @@ class EntropicJKO:
     def step(self, tau: float, t: float) -> tuple[int, float]:
         """p ← first marginal of the entropic JKO plan; returns (iterations, marginal error)."""
         kappa = 2.0 * tau / self.epsilon
-        rho_k = self.p / self.cell
-        phi = self.grid_energy.drift_potential(rho_k)
+        p = self.rho * self.cell
+        phi = self.grid_energy.drift_potential(self.rho)
         with np.errstate(divide="ignore"):
-            log_p = np.log(self.p)
-        beta = self.beta
+            log_p = np.log(p)
+        beta = self.beta if self.beta is not None else np.where(p > 0, 0.0, -np.inf)
         log_z = self.log_apply(beta)
         error = np.inf
         with np.errstate(invalid="ignore", over="ignore"):
             for iteration in range(1, self.max_iter + 1):
                 log_q = self.log_prox(log_z, phi, kappa)
                 alpha = np.where(np.isfinite(log_z), log_q - log_z, -np.inf)
-                beta = np.where(self.p > 0, log_p - self.log_apply(alpha), -np.inf)
+                beta = np.where(p > 0, log_p - self.log_apply(alpha), -np.inf)
                 log_z = self.log_apply(beta)
                 row = np.exp(alpha + log_z)
                 error = float(np.sum(np.abs(row - np.exp(log_q)))) / self.mass
                 if error <= self.tol:
                     self.beta = beta  # warm start of the next step
-                    self.p = row
+                    self.rho = row / self.cell
                     return iteration, error
                 if not np.isfinite(error):
                     raise PdeflowError(
@@ -145,7 +162,7 @@ class EntropicJKO:
         )
 
     def density(self) -> np.ndarray:
-        return self.p / self.cell
+        return self.rho
 
 
 def _log_apply_axis(log_v: np.ndarray, K: np.ndarray, log_K: np.ndarray, axis: int) -> np.ndarray:

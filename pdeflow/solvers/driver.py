@@ -12,7 +12,8 @@ A method provides a *stepper*: an object with
 - ``checkpoint()`` / ``restore(t, fields, checkpoint)`` (optional): the JSON-able state beyond
   the frame (a random generator's state, ...) stored with every snapshot, and the inverse that
   puts the stepper back at a stored snapshot, for ``resume``. Steppers without state beyond the
-  frame only need ``restore``.
+  frame only need ``restore``; ``restore`` returns False when it cannot continue from that
+  snapshot (no matching checkpoint), and the run then starts again from t = 0 with a warning.
 
 The driver records the initial state, advances to each snapshot time, streams each snapshot to
 the :class:`~pdeflow.storage.RunWriter` and the :class:`~pdeflow.trajectory.Trajectory`, and

@@ -10,6 +10,11 @@ metric (first order in τ, unconditionally stable, energy-diminishing).
   iterations with a separable Gaussian kernel in the log domain. The entropic blur sqrt(ε) and
   the extra diffusion ε/(4τ) it causes are reported with the run.
 
+Resume (``solve(..., resume=True)``) continues a stored run bitwise: the first step after each
+snapshot starts afresh (1D: no extrapolated Newton guess; 2D: Sinkhorn from a cold β), so the
+steps from a snapshot depend on its state alone; that state is the stored density in 2D and the
+quantile map X, stored with every snapshot (its checkpoint), in 1D.
+
 Options
 -------
 tau : float
@@ -155,6 +160,7 @@ class JKO:
         self.total_iterations, self.max_iterations, self.max_residual = 0, 0, 0.0
 
     def advance(self, t_target: float) -> None:
+        self.engine.forget()  # the steps from a snapshot depend on its state alone (resume)
         while self.t < t_target:
             remaining = t_target - self.t
             last = remaining <= self.tau * (1 + 1e-9)
@@ -167,6 +173,34 @@ class JKO:
             self.max_iterations = max(self.max_iterations, iterations)
             self.max_residual = max(self.max_residual, residual)
         self.rho = self.engine.density()
+
+    # -- resume -------------------------------------------------------------------------------------
+    def checkpoint(self) -> dict:
+        """The step and iteration counts, and in 1D the quantile map X (JSON-able)."""
+        out = {"steps": self.steps, "total_iterations": self.total_iterations,
+               "max_iterations": self.max_iterations, "max_residual": self.max_residual,
+               "last": [self.last_iterations, self.last_residual]}
+        if not self.entropic:
+            out.update(self.engine.checkpoint())
+        return out
+
+    def restore(self, t: float, fields: dict, checkpoint: dict | None = None) -> bool:
+        """Continue from a stored snapshot: 2D from its density, 1D from the quantile map of its
+        checkpoint (False, start again, when there is none: the density alone does not hold X)."""
+        if self.entropic:
+            self.engine.restore(fields["density"])
+        elif checkpoint is None or "quantiles" not in checkpoint:
+            return False
+        else:
+            self.engine.restore(checkpoint)
+        self.t, self.rho = float(t), self.engine.density()
+        if checkpoint is not None and "steps" in checkpoint:
+            self.steps = int(checkpoint["steps"])
+            self.total_iterations = int(checkpoint["total_iterations"])
+            self.max_iterations = int(checkpoint["max_iterations"])
+            self.max_residual = float(checkpoint["max_residual"])
+            self.last_iterations, self.last_residual = checkpoint["last"]
+        return True
 
     # -- output -------------------------------------------------------------------------------------
     def fields(self) -> dict:

@@ -52,6 +52,12 @@ step is ``dt`` itself, the learning rate, with no cap (gradient descent is stabl
 dt < 2/λ_max(∇²Ψ), which is not checked: a non-finite velocity stops the run). The last step
 before a snapshot is shortened to land on it.
 
+Resume (``solve(..., resume=True)``): the state is the positions (the snapshot's frame), the
+random generator (Brownian noise, minibatches) and the step counters (its checkpoint, stored with
+every snapshot); a resumed run draws the same random numbers and its snapshots equal the
+uninterrupted run's bitwise (on the same machine and thread count). A random run whose snapshot
+has no checkpoint (a file from before checkpoints) starts again from t = 0.
+
 Diagnostics per snapshot: mass Σw; second moment Σ w|X|²; mean and (co)variance per axis; the
 energy of the CIC density on the problem's grid, ``problem.energy.on(grid).value(ρ_CIC)`` (for
 the entropy it carries the particle noise: D ∫ρ log ρ of a histogram of N particles sits above
@@ -113,8 +119,9 @@ def make_stepper(problem, t_end: float, **options):
             opts[key] = _integer(key, opts[key], minimum=1)
     if opts["seed"] is not None:
         opts["seed"] = _integer("seed", opts["seed"], minimum=0)
-    for key, choices in (("diffusion", ("auto", "brownian", "blob")),
-                         ("interaction", ("auto", "direct", "mesh"))):
+    # "none": what a run without the term records (its options resume it)
+    for key, choices in (("diffusion", ("auto", "brownian", "blob", "none")),
+                         ("interaction", ("auto", "direct", "mesh", "none"))):
         if opts[key] not in choices:
             raise PdeflowError(f"{key} must be one of {', '.join(map(repr, choices))}, "
                                f"got {opts[key]!r}")
@@ -201,6 +208,9 @@ class Particles:
                 self.brownian_D = internal.D
         else:
             self.diffusion = "none"
+        if diffusion == "none" and self.diffusion != "none":
+            raise PdeflowError(f"diffusion='none' is for problems without an internal energy; "
+                               f"this one has {internal!r}: use 'auto', 'brownian' or 'blob'")
         if self.blob_m is None:
             return
         if self.grid is None:
@@ -241,6 +251,9 @@ class Particles:
 
     def _setup_interactions(self, interaction, softening, refine):
         terms = self.energy.interactions
+        if interaction == "none" and terms:
+            raise PdeflowError("interaction='none' is for problems without interactions; this one "
+                               f"has {len(terms)}: use 'auto', 'direct' or 'mesh'")
         if interaction == "auto":  # periodic grids: the mesh's periodic kernel, as fv uses
             many = self.N > MESH_THRESHOLD or any(self.periodic)
             interaction = "mesh" if many and self.grid is not None else "direct"
@@ -374,6 +387,38 @@ class Particles:
                 if peak >= self.blowup_density:
                     raise BlowUp(self.t, f"max deposited density {peak:.4g} >= "
                                          f"{self.blowup_density:.4g}")
+
+    # -- resume ----------------------------------------------------------------------------------
+    def checkpoint(self) -> dict:
+        """The state beyond the positions (JSON-able): the random generator, the step count and
+        the step statistics."""
+        return {"rng": self.rng.bit_generator.state, "steps": self.steps,
+                "dt_min": float(self.dt_min) if np.isfinite(self.dt_min) else None,
+                "dt_max": float(self.dt_max_seen)}
+
+    def restore(self, t: float, fields: dict, checkpoint: dict | None = None) -> bool:
+        """Continue from a stored snapshot: its positions and the generator of its checkpoint.
+
+        Without the checkpoint a deterministic run continues from the positions alone (its step
+        counters restart), and a random one (Brownian noise, minibatches) returns False: its
+        random stream cannot continue, so the run starts again.
+        """
+        random = self.brownian_D > 0 or any(drift.b < drift.n for drift in self.features)
+        if (not checkpoint or "rng" not in checkpoint) and random:
+            return False
+        X = np.asarray(fields["position"], dtype=float)
+        if X.shape != self.X.shape:
+            raise PdeflowError(f"the stored positions have shape {X.shape}; this run has "
+                               f"{self.X.shape} (n_particles={self.N} in {self.d}D)")
+        self.X[...] = X
+        self.t = float(t)
+        if checkpoint and "rng" in checkpoint:
+            self.rng.bit_generator.state = checkpoint["rng"]
+            self.steps = int(checkpoint["steps"])
+            dt_min = checkpoint["dt_min"]
+            self.dt_min = np.inf if dt_min is None else float(dt_min)
+            self.dt_max_seen = float(checkpoint["dt_max"])
+        return True
 
     # -- output ----------------------------------------------------------------------------------
     def fields(self) -> dict:

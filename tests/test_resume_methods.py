@@ -1,0 +1,167 @@
+"""Resume of the particle and JKO methods: a run interrupted after a few snapshots and resumed with
+``solve(..., resume=True)`` writes the snapshots an uninterrupted run writes.
+
+Tolerance: bitwise. The resumed stepper starts from the stored float64 state (positions and the
+random generator's state; the 1D quantile map; the 2D density) and repeats the uninterrupted run's
+arithmetic step for step: the first step after every snapshot starts afresh in both runs (JKO: no
+extrapolated Newton guess, Sinkhorn from a cold start), and the parallel kernels reduce in a fixed
+order for a fixed thread count.
+"""
+
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+import pdeflow as pf
+from pdeflow.solvers.jko import JKO
+from pdeflow.solvers.particles import Particles
+
+
+def _interrupt(monkeypatch, cls, at_call: int):
+    """Make ``cls.advance`` raise KeyboardInterrupt (Ctrl-C) on its ``at_call``-th call."""
+    original = cls.advance
+    calls = []
+
+    def advance_then_interrupt(self, t_target):
+        calls.append(t_target)
+        if len(calls) == at_call:
+            raise KeyboardInterrupt
+        original(self, t_target)
+
+    monkeypatch.setattr(cls, "advance", advance_then_interrupt)
+    return lambda: monkeypatch.setattr(cls, "advance", original)
+
+
+def _run_interrupted(monkeypatch, cls, path, problem, t_end, snapshots, at_call, **options):
+    """Store a run Ctrl-C'd in its ``at_call``-th snapshot interval; it keeps ``at_call`` frames."""
+    undo = _interrupt(monkeypatch, cls, at_call)
+    with pytest.raises(KeyboardInterrupt):
+        pf.solve(problem, t_end, snapshots=snapshots, store=path, progress=False, **options)
+    undo()
+    back = next(iter(pf.load(path).values()))
+    assert back.status == "interrupted" and len(back) == at_call
+
+
+def _assert_same_run(run, reference, field):
+    assert run.status == "finished" and len(run) == len(reference)
+    np.testing.assert_array_equal(run.times, reference.times)
+    for i in range(len(reference)):
+        np.testing.assert_array_equal(run.frames[field][i], reference.frames[field][i])
+    for key in ("mass", "energy"):
+        np.testing.assert_array_equal(run.diagnostics[key], reference.diagnostics[key])
+    assert run.meta["steps"] == reference.meta["steps"]  # the step counter came back too
+
+
+def _check_resume(monkeypatch, tmp_path, cls, problem, t_end, snapshots, at_call, field, **options):
+    reference = pf.solve(problem, t_end, snapshots=snapshots, progress=False, **options)
+    path = tmp_path / "run.h5"
+    _run_interrupted(monkeypatch, cls, path, problem, t_end, snapshots, at_call, **options)
+    method = options["method"]
+    resumed = pf.solve(problem, t_end, snapshots=snapshots, store=path, progress=False,
+                       resume=True, **options)
+    assert resumed.meta["resumed_from"] == reference.times[at_call - 1]
+    _assert_same_run(resumed, reference, field)
+    _assert_same_run(pf.load(path)[method], reference, field)
+    return path, reference
+
+
+# -- particles ---------------------------------------------------------------------------------------
+def test_brownian_particles_with_mesh_interaction_resume_bitwise(monkeypatch, tmp_path):
+    # Euler–Maruyama noise + particle–mesh Keller–Segel attraction (subcritical mass)
+    grid = pf.Grid([(-4.0, 4.0)] * 2, 24)
+    problem = pf.problems.keller_segel(grid, pf.gaussian(grid, (0.3, -0.2), 0.6, mass=4.0))
+    _check_resume(monkeypatch, tmp_path, Particles, problem, 0.2, 6, 3, "position",
+                  method="particles", n_particles=400, seed=7, interaction="mesh")
+
+
+def test_blob_particles_resume_bitwise(monkeypatch, tmp_path):
+    grid = pf.Grid([(-3.0, 3.0)], 60)
+    problem = pf.problems.porous_medium(grid, m=2, t0=0.1)
+    _check_resume(monkeypatch, tmp_path, Particles, problem, 0.05, 5, 2, "position",
+                  method="particles", n_particles=300, seed=1)
+
+
+def test_minibatch_network_particles_resume_bitwise(monkeypatch, tmp_path):
+    # minibatch SGD (a fresh batch from the generator every step) with Langevin noise
+    x = np.linspace(-2.0, 2.0, 16)
+    y = np.maximum(x, 0.0) - 0.5 * np.maximum(-x, 0.0)
+    grid = pf.Grid([(-3.0, 3.0)] * 2, 24)
+    problem = pf.problems.mean_field_network(x, y, "relu", grid=grid, beta=20.0,
+                                             rho0=pf.gaussian(grid, (0.0, 0.0), 0.3))
+    _check_resume(monkeypatch, tmp_path, Particles, problem, 1.0, 6, 4, "position",
+                  method="particles", n_particles=200, seed=5, dt=0.02, batch_size=4)
+
+
+def test_unseeded_particles_continue_the_stored_random_stream(monkeypatch, tmp_path):
+    # seed=None: no reference run exists, but two resumptions of one file draw the same numbers
+    grid = pf.Grid([(-4.0, 4.0)], 40)
+    problem = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5))
+    path = tmp_path / "a.h5"
+    _run_interrupted(monkeypatch, Particles, path, problem, 0.1, 5, 2, method="particles",
+                     n_particles=200)
+    shutil.copy(path, tmp_path / "b.h5")
+    a, b = (pf.solve(problem, 0.1, snapshots=5, store=tmp_path / f"{k}.h5", progress=False,
+                     resume=True, method="particles") for k in "ab")
+    _assert_same_run(a, b, "position")
+    assert not np.array_equal(a.positions(-1), a.positions(1))
+
+
+def test_particles_without_their_checkpoint_start_again(monkeypatch, tmp_path):
+    # a file from before checkpoints (or cut back to an earlier snapshot): the random stream cannot
+    # continue, so the run starts again from t = 0, with a warning; seeded, it is the same run
+    grid = pf.Grid([(-4.0, 4.0)], 40)
+    problem = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5))
+    options = {"method": "particles", "n_particles": 200, "seed": 2}
+    reference = pf.solve(problem, 0.1, snapshots=5, progress=False, **options)
+    path = tmp_path / "run.h5"
+    _run_interrupted(monkeypatch, Particles, path, problem, 0.1, 5, 3, **options)
+    with h5py.File(path, "a") as f:
+        del f["particles"].attrs["checkpoint"]
+    with pytest.warns(UserWarning, match="cannot continue from a snapshot.*starts again"):
+        again = pf.solve(problem, 0.1, snapshots=5, store=path, progress=False, resume=True,
+                         **options)
+    assert "resumed_from" not in again.meta
+    _assert_same_run(pf.load(path)["particles"], reference, "position")
+
+
+def test_deterministic_particles_continue_without_their_checkpoint(monkeypatch, tmp_path):
+    # the blob without noise: the positions are the whole state; only the step count restarts
+    grid = pf.Grid([(-3.0, 3.0)], 60)
+    problem = pf.problems.porous_medium(grid, m=2, t0=0.1)
+    options = {"method": "particles", "n_particles": 300, "seed": 1}
+    reference = pf.solve(problem, 0.05, snapshots=5, progress=False, **options)
+    path = tmp_path / "run.h5"
+    _run_interrupted(monkeypatch, Particles, path, problem, 0.05, 5, 3, **options)
+    with h5py.File(path, "a") as f:
+        del f["particles"].attrs["checkpoint"]
+    resumed = pf.solve(problem, 0.05, snapshots=5, store=path, progress=False, resume=True,
+                       **options)
+    assert resumed.meta["resumed_from"] == reference.times[2]
+    for i in range(5):
+        np.testing.assert_array_equal(resumed.positions(i), reference.positions(i))
+
+
+# -- JKO -------------------------------------------------------------------------------------------
+def test_jko_1d_resumes_from_the_stored_quantile_map_bitwise(monkeypatch, tmp_path):
+    # aggregation–diffusion: the interaction makes Newton a quasi-Newton iteration converging
+    # linearly, so its result depends on the initial guess at the tolerance level
+    grid = pf.Grid([(-4.0, 4.0)], 200)
+    energy = pf.FreeEnergy(pf.Entropy(0.3), pf.Interaction(pf.Gaussian(1.0), -2.0))
+    problem = pf.problems.aggregation_diffusion(grid, pf.gaussian(grid, 0.5, 1.0), energy)
+    path, _ = _check_resume(monkeypatch, tmp_path, JKO, problem, 0.05, 6, 3, "density",
+                            method="jko", tau=0.004, n_quantiles=400)
+    with h5py.File(path, "r") as f:
+        size = len(f["jko"].attrs["checkpoint"])
+    # 401 nodes, 8 bytes each in base64: 4.3 kB, rewritten with every snapshot (HDF5 keeps the
+    # space of each old value: the file grows by the checkpoint's size per snapshot)
+    assert size < 5_000
+
+
+def test_jko_2d_resumes_from_the_stored_density_bitwise(monkeypatch, tmp_path):
+    # two Sinkhorn steps per snapshot interval: the second starts warm, from the first's β
+    grid = pf.Grid([(-4.0, 4.0)] * 2, 32)
+    problem = pf.problems.ornstein_uhlenbeck(grid, mean=(1.0, -0.5), cov=0.5)
+    _check_resume(monkeypatch, tmp_path, JKO, problem, 1.2, 4, 2, "density", method="jko",
+                  tau=0.2)
