@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 
@@ -29,23 +28,11 @@ import numba
 import numpy as np
 
 import pdeflow as pf
+from benchmarks import interleaved
 from pdeflow.solvers import fv, particles
 
 HERE = Path(__file__).parent
 M, N_DATA, CELLS, DT = 10_000, 50, 128, 0.01
-
-
-def interleaved(candidates: dict, repeats: int) -> dict[str, float]:
-    """Median wall time of each callable, calls alternating so that drift hits all alike."""
-    for f in candidates.values():
-        f()
-    times = {k: [] for k in candidates}
-    for _ in range(repeats):
-        for name, f in candidates.items():
-            t0 = time.perf_counter()
-            f()
-            times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def problem():

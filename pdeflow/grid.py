@@ -121,18 +121,7 @@ class Grid:
 
     def evaluate(self, f, name: str = "function") -> np.ndarray:
         """Evaluate a callable of one coordinate array per axis, or check an array, on the grid."""
-        if callable(f):
-            values = np.asarray(f(*self.coords()), dtype=float)
-            values = np.broadcast_to(values, self.shape).copy()
-        else:
-            values = np.asarray(f, dtype=float)
-            if values.ndim == 0:
-                values = np.full(self.shape, float(values))
-            self.check_shape(values, name)
-        if not np.all(np.isfinite(values)):
-            bad = int(np.sum(~np.isfinite(values)))
-            raise PdeflowError(f"{name} has {bad} non-finite values on the grid; it must be finite")
-        return values
+        return evaluate_on(self, f, name, "grid")
 
     def check_shape(self, array: np.ndarray, name: str = "array") -> None:
         if array.shape != self.shape:
@@ -155,6 +144,23 @@ class Grid:
     def __repr__(self) -> str:
         kinds = ["periodic" if p else "walls" for p in self.periodic]
         return f"Grid(bounds={list(self.bounds)}, shape={self.shape}, {kinds})"
+
+
+def evaluate_on(space, f, name: str, where: str) -> np.ndarray:
+    """``f`` on a grid or mesh (``space``: coords(), shape, check_shape): a callable of the
+    coordinates evaluated there, a number broadcast, or an array checked; finite values only."""
+    if callable(f):
+        values = np.asarray(f(*space.coords()), dtype=float)
+        values = np.broadcast_to(values, space.shape).copy()
+    else:
+        values = np.asarray(f, dtype=float)
+        if values.ndim == 0:
+            values = np.full(space.shape, float(values))
+        space.check_shape(values, name)
+    if not np.all(np.isfinite(values)):
+        bad = int(np.sum(~np.isfinite(values)))
+        raise PdeflowError(f"{name} has {bad} non-finite values on the {where}; it must be finite")
+    return values
 
 
 def _as_bounds(bounds) -> tuple[tuple[float, float], ...]:

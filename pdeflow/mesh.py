@@ -25,6 +25,7 @@ import numpy as np
 from skfem import MeshTri
 
 from .errors import PdeflowError
+from .grid import evaluate_on
 
 
 class Mesh:
@@ -265,18 +266,7 @@ class Mesh:
 
     def evaluate(self, f, name: str = "function") -> np.ndarray:
         """Evaluate a callable ``f(x, y)`` at the nodes, or check a nodal array."""
-        if callable(f):
-            values = np.asarray(f(*self.coords()), dtype=float)
-            values = np.broadcast_to(values, self.shape).copy()
-        else:
-            values = np.asarray(f, dtype=float)
-            if values.ndim == 0:
-                values = np.full(self.shape, float(values))
-            self.check_shape(values, name)
-        if not np.all(np.isfinite(values)):
-            bad = int(np.sum(~np.isfinite(values)))
-            raise PdeflowError(f"{name} has {bad} non-finite values on the mesh; it must be finite")
-        return values
+        return evaluate_on(self, f, name, "mesh")
 
     def check_shape(self, array: np.ndarray, name: str = "array") -> None:
         if np.shape(array) != self.shape:
