@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .compare import grid_measure, particle_measure, w2_distance
 from .errors import PdeflowError
 from .trajectory import Trajectory
+from .wasserstein import grid_measure, particle_measure, w2_distance
 
 
 def particle_convergence(

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .compare import grid_measure, particle_measure, w2_distance
 from .errors import PdeflowError
+from .wasserstein import grid_measure, particle_measure, w2_distance
 
 
 def mean_field_limit(
@@ -106,7 +106,7 @@ def mean_field_limit(
     def slope(values):
         return float(np.polyfit(np.log(widths), np.log(values), 1)[0])
 
-    from .compare import coarsening_factor
+    from .wasserstein import coarsening_factor
 
     f = coarsening_factor(grid.shape, max_points)
     return {

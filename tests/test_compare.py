@@ -166,7 +166,7 @@ def test_comparison_table_dict_xarray_hdf5_and_plot(tmp_path):
 
 
 def test_1d_w2_of_piecewise_constant_densities_is_exact():
-    from pdeflow.compare import grid_measure, w2_distance
+    from pdeflow.wasserstein import grid_measure, w2_distance
 
     # uniform on [0, 1] against uniform on [0.5, 2.5]: Q_a = s, Q_b = 0.5 + 2s, so
     # W2² = ∫ (0.5 + s)² ds = 13/12 exactly — on any grid whose cells resolve the supports
@@ -184,7 +184,7 @@ def test_1d_w2_of_piecewise_constant_densities_is_exact():
 def test_1d_w2_between_particle_sets_matches_pot():
     import ot
 
-    from pdeflow.compare import w2_distance
+    from pdeflow.wasserstein import w2_distance
 
     rng = np.random.default_rng(5)
     xa, wa = rng.normal(size=(60, 1)), rng.random(60)

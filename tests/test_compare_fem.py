@@ -7,8 +7,9 @@ import pytest
 from skfem import Basis, ElementTriP1, Functional
 
 import pdeflow as pf
-from pdeflow.compare import compare, mesh_atoms, moments, resample
+from pdeflow.compare import compare, resample
 from pdeflow.trajectory import Trajectory
+from pdeflow.wasserstein import mesh_atoms, moments
 
 BOUNDS = [(-4.0, 4.0), (-4.0, 4.0)]
 MEAN0, COV0, D, T = (0.3, -0.2), 0.2, 1.0, 0.2  # N(MEAN0, COV0 + 2 D t I); walls at > 4.8 σ

@@ -1,0 +1,99 @@
+"""XDMF sidecars: ``<file>.xmf`` lets ParaView open a pdeflow HDF5 file's 2D/3D grid runs and
+finite-element runs as time series (the XML points into the HDF5 datasets; nothing is copied)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+
+
+def write_xdmf(h5_path: Path, f: h5py.File) -> None:
+    """Write ``<file>.xmf`` describing every 2D/3D grid run of ``f`` as a time series.
+
+    The density is cell data on a CoRectMesh. XDMF lists axes slowest first, so ParaView's X
+    axis is pdeflow's last axis (y in 2D); Origin and spacing are given in the same order.
+    """
+    blocks = []
+    for name, g in f.items():
+        if isinstance(g, h5py.Group) and "density" in g and "triangles" in g:
+            blocks.append(_xdmf_mesh_block(h5_path, name, g))
+            continue
+        if not isinstance(g, h5py.Group) or "density" not in g or "bounds" not in g.attrs:
+            continue
+        dens = g["density"]
+        if dens.ndim < 3:
+            continue
+        n_frames = min(dens.shape[0], g["time"].shape[0])
+        shape = dens.shape[1:]
+        bounds = g.attrs["bounds"]
+        spacing = [(b[1] - b[0]) / n for b, n in zip(bounds, shape, strict=True)]
+        topo = "3DCoRectMesh" if len(shape) == 3 else "2DCoRectMesh"
+        geo = "ORIGIN_DXDYDZ" if len(shape) == 3 else "ORIGIN_DXDY"
+        points = " ".join(str(n + 1) for n in shape)
+        cells = " ".join(str(n) for n in shape)
+        origin = " ".join(repr(float(b[0])) for b in bounds)
+        steps = " ".join(repr(float(h)) for h in spacing)
+        times = g["time"][:n_frames]
+        grids = []
+        for k, t in enumerate(times):
+            start = " ".join(["0"] * (len(shape) + 1)).replace("0", str(k), 1)
+            grids.append(f"""      <Grid Name="{name}_{k}" GridType="Uniform">
+        <Time Value="{float(t)!r}"/>
+        <Topology TopologyType="{topo}" Dimensions="{points}"/>
+        <Geometry GeometryType="{geo}">
+          <DataItem Dimensions="{len(shape)}" Format="XML">{origin}</DataItem>
+          <DataItem Dimensions="{len(shape)}" Format="XML">{steps}</DataItem>
+        </Geometry>
+        <Attribute Name="density" AttributeType="Scalar" Center="Cell">
+          <DataItem ItemType="HyperSlab" Dimensions="{cells}" Type="HyperSlab">
+            <DataItem Dimensions="3 {len(shape) + 1}" Format="XML">{start} {" ".join(["1"] * (len(shape) + 1))} 1 {cells}</DataItem>
+            <DataItem Dimensions="{n_frames} {cells}" Format="HDF">{h5_path.name}:/{name}/density</DataItem>
+          </DataItem>
+        </Attribute>
+      </Grid>""")
+        blocks.append(
+            f'    <Grid Name="{name}" GridType="Collection" CollectionType="Temporal">\n'
+            + "\n".join(grids) + "\n    </Grid>"
+        )
+    if not blocks:
+        return
+    text = (
+        '<?xml version="1.0" ?>\n<Xdmf Version="3.0">\n  <Domain>\n'
+        + "\n".join(blocks) + "\n  </Domain>\n</Xdmf>\n"
+    )
+    tmp = h5_path.with_suffix(".xmf.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, h5_path.with_suffix(".xmf"))
+
+
+# -- unstructured meshes (finite elements) ------------------------------------------------------
+# /<run>/nodes (node, xy), /<run>/triangles (triangle, vertex), /<run>/density (time, node); the
+# node, xy, triangle and vertex indices are dimension scales, so xarray names every dimension.
+
+
+def _xdmf_mesh_block(h5_path: Path, name: str, g: h5py.Group) -> str:
+    """Temporal collection of a mesh run: Triangle topology, XY geometry, nodal density."""
+    n_frames = min(g["density"].shape[0], g["time"].shape[0])
+    n_nodes, n_tri = g["nodes"].shape[0], g["triangles"].shape[0]
+    h5 = f"{h5_path.name}:/{name}"
+    grids = []
+    for k, t in enumerate(g["time"][:n_frames]):
+        grids.append(f"""      <Grid Name="{name}_{k}" GridType="Uniform">
+        <Time Value="{float(t)!r}"/>
+        <Topology TopologyType="Triangle" NumberOfElements="{n_tri}">
+          <DataItem Dimensions="{n_tri} 3" NumberType="Int" Precision="8" Format="HDF">{h5}/triangles</DataItem>
+        </Topology>
+        <Geometry GeometryType="XY">
+          <DataItem Dimensions="{n_nodes} 2" NumberType="Float" Precision="8" Format="HDF">{h5}/nodes</DataItem>
+        </Geometry>
+        <Attribute Name="density" AttributeType="Scalar" Center="Node">
+          <DataItem ItemType="HyperSlab" Dimensions="{n_nodes}" Type="HyperSlab">
+            <DataItem Dimensions="3 2" Format="XML">{k} 0 1 1 1 {n_nodes}</DataItem>
+            <DataItem Dimensions="{n_frames} {n_nodes}" Format="HDF">{h5}/density</DataItem>
+          </DataItem>
+        </Attribute>
+      </Grid>""")
+    return (f'    <Grid Name="{name}" GridType="Collection" CollectionType="Temporal">\n'
+            + "\n".join(grids) + "\n    </Grid>")
