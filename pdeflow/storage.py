@@ -453,9 +453,10 @@ def _read_run(g: h5py.Group) -> Trajectory:
     elif "triangles" in g:
         grid = _read_mesh(g)
     frames = {}
-    for name in ("density", "position"):
-        if name in g:
-            frames[name] = [g[name][k] for k in range(min(n, g[name].shape[0]))]
+    for name, ds in g.items():  # density, position, and any observable field (time, ...)
+        if (isinstance(ds, h5py.Dataset) and ds.ndim >= 2 and ds.dims[0]
+                and ds.dims[0][0].name.endswith("/time")):
+            frames[name] = [ds[k] for k in range(min(n, ds.shape[0]))]
     n = min([n] + [len(v) for v in frames.values()])
     diagnostics = {}
     skip = {"time", "density", "position", "weight", "x", "y", "z", "particle", "dim"}
