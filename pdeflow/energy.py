@@ -273,6 +273,20 @@ class GridEnergy:
             density = density + 0.5 * rho * self.interaction_potential(rho)
         return self.grid.integrate(density)
 
+    def diagnostics(self, rho: np.ndarray) -> dict[str, float]:
+        """Per-snapshot scalars of a grid density: mass, energy, dissipation ∫ρ|∇ξ|², second
+        moment ∫|x|²ρ, min and max (what every grid method records)."""
+        grid = self.grid
+        r2 = sum(c**2 for c in grid.coords())
+        return {
+            "mass": grid.integrate(rho),
+            "energy": self.value(rho),
+            "dissipation": self.dissipation(rho),
+            "second_moment": grid.integrate(r2 * rho),
+            "min_density": float(rho.min()),
+            "max_density": float(rho.max()),
+        }
+
     def dissipation(self, rho: np.ndarray) -> float:
         """Discrete ``∫ rho |∇ξ|²``: Σ over faces of the face density times (Δξ/Δx)².
 

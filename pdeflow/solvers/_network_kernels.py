@@ -170,58 +170,56 @@ def _gradient(theta, x, with_bias, sigma, sigma_prime, batch, coef, decay, work,
                        with_bias, sigma, sigma_prime, B, coef, decay, work[c, 0], out)
 
 
+@njit(cache=True, inline="always")
+def _moments_by_code(theta, w, x, with_bias, code, batch, work, out):
+    """:func:`_moments` with the activation named by ``code`` (one dispatch for both kernels)."""
+    if code == RELU:
+        _moments(theta, w, x, with_bias, relu, batch, work, out)
+    elif code == TANH:
+        _moments(theta, w, x, with_bias, tanh, batch, work, out)
+    elif code == SIGMOID:
+        _moments(theta, w, x, with_bias, sigmoid, batch, work, out)
+    else:
+        _moments(theta, w, x, with_bias, linear, batch, work, out)
+
+
+@njit(cache=True, inline="always")
+def _gradient_by_code(theta, x, with_bias, code, batch, coef, decay, work, out):
+    """:func:`_gradient` with the activation (and derivative) named by ``code``."""
+    if code == RELU:
+        _gradient(theta, x, with_bias, relu, relu_prime, batch, coef, decay, work, out)
+    elif code == TANH:
+        _gradient(theta, x, with_bias, tanh, tanh_prime, batch, coef, decay, work, out)
+    elif code == SIGMOID:
+        _gradient(theta, x, with_bias, sigmoid, sigmoid_prime, batch, coef, decay, work, out)
+    else:
+        _gradient(theta, x, with_bias, linear, linear_prime, batch, coef, decay, work, out)
+
+
 @njit(cache=True, parallel=True, fastmath=REASSOCIATE)
 def feature_moments(theta, w, x, with_bias, code, batch, work, out):
     """out_q = Σ_i w_i φ_{k_q}(θ_i) = f(x_{k_q}; ρ_N), activation ``code``; the particles split into
     ``work.shape[0]`` blocks run in parallel, ``work[c]`` holding block c's z, partial sums and
     gathered inputs."""
-    if code == RELU:
-        _moments(theta, w, x, with_bias, relu, batch, work, out)
-    elif code == TANH:
-        _moments(theta, w, x, with_bias, tanh, batch, work, out)
-    elif code == SIGMOID:
-        _moments(theta, w, x, with_bias, sigmoid, batch, work, out)
-    else:
-        _moments(theta, w, x, with_bias, linear, batch, work, out)
+    _moments_by_code(theta, w, x, with_bias, code, batch, work, out)
 
 
 @njit(cache=True, fastmath=REASSOCIATE)
 def feature_moments_serial(theta, w, x, with_bias, code, batch, work, out):
     """:func:`feature_moments` on one thread (the blocks in turn)."""
-    if code == RELU:
-        _moments(theta, w, x, with_bias, relu, batch, work, out)
-    elif code == TANH:
-        _moments(theta, w, x, with_bias, tanh, batch, work, out)
-    elif code == SIGMOID:
-        _moments(theta, w, x, with_bias, sigmoid, batch, work, out)
-    else:
-        _moments(theta, w, x, with_bias, linear, batch, work, out)
+    _moments_by_code(theta, w, x, with_bias, code, batch, work, out)
 
 
 @njit(cache=True, parallel=True, fastmath=REASSOCIATE)
 def feature_gradient(theta, x, with_bias, code, batch, coef, decay, work, out):
     """out_i = Σ_q c_q ∇φ_{k_q}(θ_i) + λ θ_i, blocks of particles in parallel (``work[c]``)."""
-    if code == RELU:
-        _gradient(theta, x, with_bias, relu, relu_prime, batch, coef, decay, work, out)
-    elif code == TANH:
-        _gradient(theta, x, with_bias, tanh, tanh_prime, batch, coef, decay, work, out)
-    elif code == SIGMOID:
-        _gradient(theta, x, with_bias, sigmoid, sigmoid_prime, batch, coef, decay, work, out)
-    else:
-        _gradient(theta, x, with_bias, linear, linear_prime, batch, coef, decay, work, out)
+    _gradient_by_code(theta, x, with_bias, code, batch, coef, decay, work, out)
 
 
 @njit(cache=True, fastmath=REASSOCIATE)
 def feature_gradient_serial(theta, x, with_bias, code, batch, coef, decay, work, out):
     """:func:`feature_gradient` on one thread."""
-    if code == RELU:
-        _gradient(theta, x, with_bias, relu, relu_prime, batch, coef, decay, work, out)
-    elif code == TANH:
-        _gradient(theta, x, with_bias, tanh, tanh_prime, batch, coef, decay, work, out)
-    elif code == SIGMOID:
-        _gradient(theta, x, with_bias, sigmoid, sigmoid_prime, batch, coef, decay, work, out)
-    else:
-        _gradient(theta, x, with_bias, linear, linear_prime, batch, coef, decay, work, out)
+    _gradient_by_code(theta, x, with_bias, code, batch, coef, decay, work, out)
 
 
 # -- the driver the particle method calls ---------------------------------------------------------

@@ -132,6 +132,21 @@ def radial_derivative_over_r(code, r2, param):
 
 
 @njit(cache=True, inline="always")
+def _separation(X, i, j, d, period):
+    """(X_i − X_j) per axis (zero beyond d; minimum image on periodic axes) and |X_i − X_j|²."""
+    d0 = _displacement(X, i, j, 0, period)
+    r2 = d0 * d0
+    d1, d2 = 0.0, 0.0
+    if d > 1:
+        d1 = _displacement(X, i, j, 1, period)
+        r2 += d1 * d1
+    if d > 2:
+        d2 = _displacement(X, i, j, 2, period)
+        r2 += d2 * d2
+    return d0, d1, d2, r2
+
+
+@njit(cache=True, inline="always")
 def _pair_gradient_at(i, X, w, code, param, delta2, period, out):
     """out_i = Σ_{j≠i} w_j k'(r_δ)/r_δ (X_i − X_j), r_δ² = r² + δ²."""
     N, d = X.shape
@@ -139,15 +154,7 @@ def _pair_gradient_at(i, X, w, code, param, delta2, period, out):
     for j in range(N):
         if j == i:
             continue
-        d0 = _displacement(X, i, j, 0, period)
-        r2 = d0 * d0
-        d1, d2 = 0.0, 0.0
-        if d > 1:
-            d1 = _displacement(X, i, j, 1, period)
-            r2 += d1 * d1
-        if d > 2:
-            d2 = _displacement(X, i, j, 2, period)
-            r2 += d2 * d2
+        d0, d1, d2, r2 = _separation(X, i, j, d, period)
         g = w[j] * radial_derivative_over_r(code, r2 + delta2, param)
         acc0 += g * d0
         acc1 += g * d1
@@ -275,15 +282,7 @@ def _blob_velocity_at(i, X, w, rho_eps, eps, m, D, cutoff, period, ncell, cell_o
             continue
         for q in range(starts[c], starts[c + 1]):
             j = order[q]
-            d0 = _displacement(X, i, j, 0, period)
-            r2 = d0 * d0
-            d1, d2 = 0.0, 0.0
-            if d > 1:
-                d1 = _displacement(X, i, j, 1, period)
-                r2 += d1 * d1
-            if d > 2:
-                d2 = _displacement(X, i, j, 2, period)
-                r2 += d2 * d2
+            d0, d1, d2, r2 = _separation(X, i, j, d, period)
             if r2 < r2max:
                 g = w[j] * math.exp(-r2 * inv2) * (own + rho_eps[j] ** (m - 2.0))
                 a0 += g * d0

@@ -280,16 +280,7 @@ class FiniteVolume:
         return {"density": self.rho}
 
     def diagnostics(self) -> dict:
-        rho, grid = self.rho, self.grid
-        r2 = sum(c**2 for c in grid.coords())
-        return {
-            "mass": grid.integrate(rho),
-            "energy": self.energy.value(rho),
-            "dissipation": self.energy.dissipation(rho),
-            "second_moment": grid.integrate(r2 * rho),
-            "min_density": float(rho.min()),
-            "max_density": float(rho.max()),
-        }
+        return self.energy.diagnostics(self.rho)
 
     def summary(self) -> dict:
         return {

@@ -207,16 +207,7 @@ class JKO:
         return {"density": self.rho}
 
     def diagnostics(self) -> dict:
-        rho, grid = self.rho, self.grid
-        r2 = sum(c**2 for c in grid.coords())
-        out = {
-            "mass": grid.integrate(rho),
-            "energy": self.energy.value(rho),
-            "dissipation": self.energy.dissipation(rho),
-            "second_moment": grid.integrate(r2 * rho),
-            "min_density": float(rho.min()),
-            "max_density": float(rho.max()),
-        }
+        out = self.energy.diagnostics(self.rho)
         if self.entropic:
             out["sinkhorn_iterations"] = self.last_iterations
             out["marginal_error"] = self.last_residual
