@@ -30,7 +30,7 @@ import numpy as np
 import scipy
 
 import pdeflow as pf
-from benchmarks import baselines, interleaved, methods
+from benchmarks import baselines, interleaved, methods, targets
 from pdeflow.solvers.fv import make_stepper
 
 HERE = Path(__file__).parent
@@ -97,6 +97,7 @@ def case_heat(shape, steps):
     t = {k: v / steps for k, v in interleaved(candidates).items()}
     cells = grid.size
     result = {
+        "key": f"heat_{d}d_{'x'.join(map(str, shape))}",
         "case": f"heat {d}D {'x'.join(map(str, shape))}, one flux evaluation (SG)",
         "cells": cells,
         "pdeflow_s_per_eval": t["pdeflow_rhs"],
@@ -150,25 +151,48 @@ def _pypde_stepper(shape, steps, dt):
     return lambda: stepper(state, 0.0, steps * dt)
 
 
+def convolution_caller(stepper, evaluations):
+    """The Keller–Segel flux's FFT convolution ``W * ρ`` alone (the rest is an SG flux)."""
+    grid_energy = stepper.energy
+    out = np.empty_like(stepper.rho)
+
+    def call():
+        for _ in range(evaluations):
+            grid_energy.interaction_potential(stepper.rho, out)
+    return call
+
+
 def case_general_flux(n, steps):
-    grid = pf.Grid([(-5.0, 5.0)] * 2, n)
-    rho0 = pf.gaussian(grid, 0.0, 1.0, mass=10.0)
-    heat = fv_stepper(pf.problems.heat(grid, rho0))
-    cases = {
-        "fokker_planck": fv_stepper(pf.problems.fokker_planck(grid, rho0, V=lambda x, y: x**2 + y**2)),
-        "porous_medium": fv_stepper(pf.problems.porous_medium(grid, rho0, m=2.0)),
-        "keller_segel": fv_stepper(pf.problems.keller_segel(grid, rho0)),
-    }
+    """One flux evaluation of Fokker–Planck, porous medium and Keller–Segel against the heat
+    flux on the same grid; Keller–Segel also on a periodic grid (an unpadded FFT), and its FFT
+    convolution alone (the floor of any Keller–Segel flux that solves for the potential by FFT)."""
     out = []
-    for name, stepper in cases.items():
-        t = interleaved({"case": rhs_caller(stepper, steps), "heat": rhs_caller(heat, steps)})
-        out.append({
-            "case": f"{name} 2D {n}x{n}, one flux evaluation",
-            "pdeflow_s_per_eval": t["case"] / steps,
-            "baseline": "pdeflow heat flux evaluation, same grid",
-            "baseline_s_per_step": t["heat"] / steps,
-            "ratio": t["case"] / t["heat"],
-        })
+    for periodic in (False, True):
+        grid = pf.Grid([(-5.0, 5.0)] * 2, n, periodic=periodic)
+        rho0 = pf.gaussian(grid, 0.0, 1.0, mass=10.0)
+        heat = fv_stepper(pf.problems.heat(grid, rho0))
+        keller_segel = fv_stepper(pf.problems.keller_segel(grid, rho0))
+        where = "periodic" if periodic else "walls"
+        ks_fft = f"{n}² periodic FFT" if periodic else f"zero-padded {2 * n}² FFT"
+        cases = {} if periodic else {
+            "fokker_planck": rhs_caller(
+                fv_stepper(pf.problems.fokker_planck(grid, rho0, V=lambda x, y: x**2 + y**2)), steps),
+            "porous_medium": rhs_caller(fv_stepper(pf.problems.porous_medium(grid, rho0, m=2.0)), steps),
+        }
+        cases["keller_segel"] = rhs_caller(keller_segel, steps)
+        cases["keller_segel_convolution"] = convolution_caller(keller_segel, steps)
+        t = interleaved({**cases, "heat": rhs_caller(heat, steps)})
+        for name in cases:
+            label = (f"↳ of which W∗ρ ({ks_fft}, allocation-free)" if name.endswith("convolution")
+                     else f"{name} 2D {n}x{n}, {where}, one flux evaluation")
+            out.append({
+                "key": f"{name}_{where}",
+                "case": label,
+                "pdeflow_s_per_eval": t[name] / steps,
+                "baseline": f"pdeflow heat flux evaluation, same grid ({where})",
+                "baseline_s_per_step": t["heat"] / steps,
+                "ratio": t[name] / t["heat"],
+            })
     return out
 
 
@@ -191,6 +215,7 @@ def case_relaxation(n=256, t_end=10.0, dt=1.0):
     errors = {k: float(np.abs(v.density(-1) - exact).sum() * grid.cell_volume)
               for k, v in runs.items()}
     return {
+        "key": "relaxation",
         "case": f"Ornstein-Uhlenbeck 2D {n}x{n} relaxing to t={t_end:g} (explicit limit binds): "
                 f"implicit dt={dt:g} (L1 {errors['implicit']:.1e}) vs explicit SSP-RK3 "
                 f"(L1 {errors['explicit']:.1e}, {runs['explicit'].meta['steps']} steps)",
@@ -225,6 +250,7 @@ def case_implicit_vs_explicit(n=256, t_end=0.05, target=2e-3):
         "explicit": lambda: pf.solve(p, t_end, snapshots=2, progress=False),
     }, repeats=5)
     return {
+        "key": "implicit_accuracy_bound",
         "case": f"heat 2D {n}x{n} to t={t_end}, L1 error <= {target:g}: implicit (dt={dt:.2e}) "
                 "vs explicit SSP-RK3",
         "pdeflow_s_per_eval": t["implicit"],
@@ -273,10 +299,12 @@ def case_cold_start(pypde_repeats: int = 3):
 
     t = interleaved({"cli": run_cli, "import": import_time, "python": python_start}, repeats=5)
     results = [
-        {"case": "cold start: `pdeflow run heat` end to end (new process, numba cache warm)",
+        {"key": "cold_start",
+         "case": "cold start: `pdeflow run heat` end to end (new process, numba cache warm)",
          "pdeflow_s_per_eval": t["cli"], "baseline": "bare python start",
          "baseline_s_per_step": t["python"], "ratio": t["cli"] / t["python"]},
-        {"case": "`import pdeflow`", "pdeflow_s_per_eval": t["import"], "baseline": "bare python start",
+        {"key": "import", "case": "`import pdeflow`", "pdeflow_s_per_eval": t["import"],
+         "baseline": "bare python start",
          "baseline_s_per_step": t["python"], "ratio": t["import"] / t["python"]},
     ]
     try:
@@ -295,6 +323,7 @@ def case_cold_start(pypde_repeats: int = 3):
         solve.append(float(done.stdout.split()[1]))
     cli_s, pypde_s = statistics.median(cli), statistics.median(total)
     results.append({
+        "key": "cold_start_vs_py_pde",
         "case": "cold start: 1D heat, 200 cells, to t = 1 with 11 snapshots, new process: "
                 "`pdeflow run heat` (numba cache warm; SSP-RK3, HDF5 output)",
         "pdeflow_s_per_eval": cli_s,
@@ -348,6 +377,9 @@ def to_markdown(results: list[dict], info: dict) -> str:
         f"{info['python']}, {versions}. Medians of interleaved repeats; pdeflow's kernels run on "
         "one thread.",
         "",
+        "**Targets**, decided from this run's numbers (ratio = pdeflow time / baseline time):",
+        "",
+        targets.to_markdown(results),
         "Heat equation, walls, per step or evaluation. *L(ρ)*: one flux evaluation (`rhs`). "
         "*Euler step*: ρ + dt L(ρ), one fused SSP-RK3 stage, like-for-like with the baselines. "
         "*SSP-RK3 step*: three stages and the step control. Baselines: a hand-written Numba "

@@ -241,21 +241,28 @@ class GridEnergy:
         """Whether the energy has an attractive-capable kernel interaction (blow-up watch)."""
         return bool(self.convolutions)
 
-    def interaction_potential(self, rho: np.ndarray) -> np.ndarray:
-        """``W * rho`` (zeros without interactions)."""
-        total = np.zeros(self.grid.shape)
+    def interaction_potential(self, rho: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``W * rho`` (zeros without interactions), into ``out`` when given."""
+        total = np.zeros(self.grid.shape) if out is None else out
+        total.fill(0.0)
         for conv in self.convolutions:
-            total += conv(rho)
+            conv.add_to(rho, total)
         for scale, features in self.low_rank:
             moments = features @ rho.reshape(-1) * self.grid.cell_volume  # ⟨φ_k, ρ⟩
             total += (scale * (moments @ features)).reshape(self.grid.shape)
         return total
 
-    def drift_potential(self, rho: np.ndarray) -> np.ndarray:
-        """``Φ = V + W * rho``: the part of ξ that is not the internal energy."""
+    def drift_potential(self, rho: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``Φ = V + W * rho``: the part of ξ that is not the internal energy.
+
+        Into ``out`` when given (a solver's work array); else a new array, or ``V`` itself
+        (not to be modified) when Φ does not depend on ρ.
+        """
         if not self.has_interaction:
             return self.V
-        return self.V + self.interaction_potential(rho)
+        phi = self.interaction_potential(rho, out)
+        phi += self.V
+        return phi
 
     def xi(self, rho: np.ndarray) -> np.ndarray:
         """First variation ``ξ = U'(rho) + V + W * rho`` at the cell centres."""

@@ -85,9 +85,11 @@ def test_axis_view_applies_kernel_along_each_axis():
         np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-13)
 
 
-@pytest.mark.parametrize("periodic", [(False, False), (True, True), (True, False)])
+@pytest.mark.parametrize("periodic", [(False,), (True,), (False, False), (True, True), (True, False),
+                                      (False, True), (False, True, False), (True, False, True)])
 def test_fft_convolution_matches_direct_sum(periodic):
-    grid = pf.Grid([(-1.0, 1.0), (0.0, 1.5)], (9, 7), periodic=periodic)
+    bounds = [(-1.0, 1.0), (0.0, 1.5), (-0.5, 0.4)][: len(periodic)]
+    grid = pf.Grid(bounds, (9, 7, 6)[: len(periodic)], periodic=periodic)
     kernel = pf.Gaussian(0.3)
     rng = np.random.default_rng(3)
     rho = rng.random(grid.shape)
@@ -98,7 +100,34 @@ def test_fft_convolution_matches_direct_sum(periodic):
             diff[..., k] -= L * np.round(diff[..., k] / L)
     direct = (kernel(np.linalg.norm(diff, axis=-1)) @ rho.ravel()) * grid.cell_volume
     conv = GridConvolution(grid, kernel, strength=1.0)
-    np.testing.assert_allclose(conv(rho).ravel(), direct, rtol=1e-12, atol=1e-12)
+    first = conv(rho)
+    np.testing.assert_allclose(first.ravel(), direct, rtol=1e-12, atol=1e-12)
+    # the work arrays are reused: a second call neither changes the first result nor differs
+    other = rng.random(grid.shape)
+    second = conv(other)
+    np.testing.assert_allclose(first.ravel(), direct, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(conv(rho), first)
+    total = np.ones(grid.shape)
+    conv.add_to(other, total)
+    np.testing.assert_allclose(total, 1.0 + second, rtol=1e-14, atol=1e-14)
+
+
+def test_bernoulli_function_is_accurate_to_round_off():
+    """B(z) = z/(eᶻ − 1) against 40-digit decimal arithmetic, across the switch from the series
+    (|z| ≤ 1) to the exponential, at tiny z and at large |z|."""
+    from decimal import Decimal, localcontext
+
+    from pdeflow.solvers._fv_kernels import bernoulli
+
+    zs = np.concatenate([np.linspace(-1.2, 1.2, 481), np.geomspace(1e-14, 1.0, 60),
+                         -np.geomspace(1e-14, 1.0, 60), [np.nextafter(1.0, 2.0), -1.0, 30.0, -30.0]])
+    worst = 0.0
+    with localcontext() as ctx:
+        ctx.prec = 40
+        for z in zs:
+            exact = float(Decimal(z) / (Decimal(z).exp() - 1)) if z != 0 else 1.0
+            worst = max(worst, abs(bernoulli(z) - exact) / exact)
+    assert worst < 1e-15
 
 
 def test_newtonian_cell_averages_match_quadrature():

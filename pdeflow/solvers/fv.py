@@ -125,6 +125,7 @@ class FiniteVolume:
         # work arrays (the SSP-RK3 stages), allocated once
         self.stage1 = np.zeros(grid.shape)
         self.stage2 = np.zeros(grid.shape)
+        self.phi = np.zeros(grid.shape)  # Φ = V + W*ρ at the last prepared ρ
         self.high_cells = 0  # cells of the last explicit step not below blowup_density
         # what the kernels take: per-axis constants, the flux's data at the last ρ
         self.periodic = np.array(grid.periodic, dtype=np.bool_)
@@ -164,7 +165,7 @@ class FiniteVolume:
         if self.entropy_D is not None:
             if self.static_limit is not None:
                 return self.static_limit
-            phi = self.energy.drift_potential(rho)
+            phi = self.energy.drift_potential(rho, out=self.phi)
             inv_dt = scharfetter_gummel_weights(
                 phi, self.entropy_D, self.coef, self.periodic, self.weights
             )
@@ -175,7 +176,7 @@ class FiniteVolume:
                 if _uniform(self.weights, self.periodic):
                     self.flux_data = None
             return step_limit
-        phi = self.energy.drift_potential(rho)
+        phi = self.energy.drift_potential(rho, out=self.phi)
         xi = phi if self.power_law is None else phi + self.power_law.first_variation(rho)
         self.flux_data = xi
         if not limit:
