@@ -162,6 +162,20 @@ def convolution_caller(stepper, evaluations):
     return call
 
 
+def weights_caller(stepper, evaluations):
+    """The Scharfetter–Gummel face weights B(±Δφ/D) recomputed from a given potential: what a
+    flux whose potential changes (Keller–Segel) adds to the heat flux besides W * ρ."""
+    from pdeflow.solvers._fv_kernels import scharfetter_gummel_weights
+
+    phi = stepper.energy.drift_potential(stepper.rho)
+    args = (phi, stepper.entropy_D, stepper.coef, stepper.periodic, stepper.weights)
+
+    def call():
+        for _ in range(evaluations):
+            scharfetter_gummel_weights(*args)
+    return call
+
+
 def case_general_flux(n, steps):
     """One flux evaluation of Fokker–Planck, porous medium and Keller–Segel against the heat
     flux on the same grid; Keller–Segel also on a periodic grid (an unpadded FFT), and its FFT
@@ -181,10 +195,13 @@ def case_general_flux(n, steps):
         }
         cases["keller_segel"] = rhs_caller(keller_segel, steps)
         cases["keller_segel_convolution"] = convolution_caller(keller_segel, steps)
+        cases["keller_segel_weights"] = weights_caller(keller_segel, steps)
         t = interleaved({**cases, "heat": rhs_caller(heat, steps)})
         for name in cases:
-            label = (f"↳ of which W∗ρ ({ks_fft}, allocation-free)" if name.endswith("convolution")
-                     else f"{name} 2D {n}x{n}, {where}, one flux evaluation")
+            label = {
+                "keller_segel_convolution": f"↳ of which W∗ρ ({ks_fft}, allocation-free)",
+                "keller_segel_weights": "↳ of which the SG face weights B(±Δφ/D) from the new Φ",
+            }.get(name, f"{name} 2D {n}x{n}, {where}, one flux evaluation")
             out.append({
                 "key": f"{name}_{where}",
                 "case": label,
