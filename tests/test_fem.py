@@ -69,6 +69,27 @@ def test_straight_meshes_are_exact_and_non_obtuse(tmp_path):
     assert Mesh.load(tmp_path / "disk.npz") == mesh
 
 
+@pytest.mark.parametrize("suffix", [".msh", ".vtk", ".xdmf"])
+def test_meshes_written_by_meshio_load_back(tmp_path, suffix):
+    meshio = pytest.importorskip("meshio", reason="meshio is in the [mesh] and [dev] extras")
+    mesh = Mesh.annulus(refine=2)
+    path = tmp_path / f"annulus{suffix}"
+    file_format = "gmsh22" if suffix == ".msh" else None
+    meshio.write_points_cells(str(path), mesh.nodes, [("triangle", mesh.triangles)],
+                              file_format=file_format)
+    back = Mesh.load(path)
+    np.testing.assert_allclose(back.nodes, mesh.nodes, atol=1e-12)
+    # the same triangles (scikit-fem may reorder a triangle's vertices)
+    np.testing.assert_array_equal(np.sort(back.triangles, axis=1), np.sort(mesh.triangles, axis=1))
+    assert abs(back.area - mesh.area) < 1e-12
+    # a mesh of lines is refused with a message, not a traceback deep in scikit-fem
+    lines = tmp_path / f"lines{suffix}"
+    meshio.write_points_cells(str(lines), mesh.nodes, [("line", mesh.edges[:10])],
+                              file_format=file_format)
+    with pytest.raises(pf.PdeflowError, match="triangle"):
+        Mesh.load(lines)
+
+
 # -- heat: manufactured (exact) solution on the disk ------------------------------------------
 def test_heat_on_disk_converges_second_order():
     # ρ = 1 + e^{−Dλt} J0(√λ r) solves ∂t ρ = D Δρ with ∂ρ/∂n = 0 at r = 1 when J0'(√λ) =
