@@ -11,10 +11,11 @@ group="fv", engine="h5netcdf")`` names the dimensions)::
     /<run>/position         (time, particle, dim)   particle runs
     /<run>/weight           (particle,)
     /<run>/mass, energy...  (time,)            diagnostics
+    /<run>/checkpoint/      slot_0, slot_1 (byte,), crc32 (2,): the resume checkpoint (JSON)
     /<run>                  attrs: method, options (JSON), status, wall_time, ...
 
 A sidecar ``<file>.xmf`` (XDMF) describes the 2D/3D grid runs and the triangle-mesh runs for
-ParaView.
+ParaView. Opening files and explaining their failures is :mod:`pdeflow._h5`.
 """
 
 from __future__ import annotations
@@ -23,20 +24,21 @@ import contextlib
 import errno
 import json
 import os
-import shutil
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from ._h5 import IO_ERRORS, _damaged, _open, _readable, _reason, _space_left, check_writable
+from ._h5 import check_unlocked as check_unlocked  # the command line imports it from here
 from .errors import StorageError
 from .grid import Grid
 from .trajectory import FAILED, RUNNING, Trajectory
 from .xdmf import write_xdmf
 
 COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-IO_ERRORS = (OSError, RuntimeError)  # what h5py raises when a write or a flush fails
 MIN_FREE = 1 << 20  # bytes a snapshot leaves free on the disk, for the run's final status
 
 
@@ -48,115 +50,6 @@ def _version() -> str:
 
 def _json(obj) -> str:
     return json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else repr(o))
-
-
-def check_writable(path: str | os.PathLike, group: str, overwrite: bool = False) -> None:
-    """Fail early, before any computing, if ``group`` cannot be written to ``path``."""
-    path = Path(path)
-    if path.is_dir():
-        raise StorageError(f"output path {path} is a directory; give a file name such as run.h5")
-    if not path.parent.exists():
-        raise StorageError(f"output directory {path.parent} does not exist; create it first")
-    if not os.access(path.parent, os.W_OK):
-        raise StorageError(f"output directory {path.parent} is not writable; write to another "
-                           "directory (--out) or make it writable")
-    if path.exists():
-        if not os.access(path, os.W_OK):
-            raise StorageError(f"{path} is read-only; make it writable or write to another file")
-        with _open(path, "r") as f:
-            if group in f and not overwrite:
-                raise StorageError(
-                    f"{path} already holds a run '{group}'; pass overwrite=True (--overwrite) "
-                    "or choose another file or run name"
-                )
-        check_unlocked(path)
-
-
-def check_unlocked(path: str | os.PathLike) -> None:
-    """Raise :class:`StorageError` if another process has ``path`` open for writing (the HDF5
-    file lock); any other problem with the file is left to the caller."""
-    try:
-        _open(Path(path), "r", locking=True).close()
-    except StorageError as err:
-        if "open for writing in another process" in str(err):
-            raise
-    except OSError:
-        pass
-
-
-def _reason(err: OSError) -> str:
-    """The operating system's words from an h5py error ("No space left on device", ...)."""
-    text = str(err)
-    if "error message = '" in text:
-        return text.split("error message = '", 1)[1].split("'", 1)[0]
-    if isinstance(err, OSError) and err.strerror:
-        return err.strerror
-    code = getattr(err, "errno", None)
-    return os.strerror(code) if code else (" ".join(text.split()) or type(err).__name__)
-
-
-def _space_left(path: Path) -> int | None:
-    """Bytes this process can still add to ``path``: free disk space, and the file-size limit
-    (``ulimit -f``); None when neither is known.
-
-    HDF5 does not survive a write the disk refuses in the middle of a flush (measured with
-    ``ulimit -f``: the file ends before the end its superblock records and no longer opens, and
-    h5py may crash at exit), so a snapshot is written only with room for it to spare.
-    """
-    room = []
-    try:
-        room.append(shutil.disk_usage(path.parent).free)
-    except OSError:
-        pass
-    try:
-        import resource
-
-        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-        if soft != resource.RLIM_INFINITY:
-            room.append(soft - (path.stat().st_size if path.exists() else 0))
-    except (ImportError, OSError, ValueError):
-        pass
-    return min(room) if room else None
-
-
-def _readable(path: Path) -> bool:
-    """Whether ``path`` still opens as HDF5 (after a failed write)."""
-    try:
-        h5py.File(path, "r", locking=False).close()
-        return True
-    except IO_ERRORS:
-        return False
-
-
-def _open(path: Path, mode: str, locking: bool = False) -> h5py.File:
-    """``h5py.File(path, mode)``; every failure becomes a :class:`StorageError` saying why.
-
-    Readers do not take the HDF5 file lock (unless ``locking``), so a file still being written
-    can be read; writers take it, so two processes never write one file.
-    """
-    try:
-        return h5py.File(path, mode, locking=False) if mode == "r" and not locking else h5py.File(path, mode)
-    except FileNotFoundError as err:
-        if mode == "r":
-            raise StorageError(f"{path} does not exist") from err
-        raise StorageError(f"{path} cannot be created ({_reason(err)}); write to an existing, "
-                           "writable directory") from err
-    except (OSError, RuntimeError) as err:
-        code = getattr(err, "errno", None)
-        if code in (errno.EAGAIN, errno.EWOULDBLOCK) or "unable to lock file" in str(err):
-            raise StorageError(
-                f"{path} is open for writing in another process (HDF5 file lock); let that run "
-                "finish or close it, or write to another file"
-            ) from err
-        if code in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT):
-            action = "created" if not path.exists() else "written"
-            raise StorageError(f"{path} cannot be {action} ({_reason(err)}); write to another "
-                               "file or directory, or free space / fix permissions") from err
-        reason = str(err).split("(")[0].strip()
-        raise StorageError(
-            f"{path} cannot be opened as HDF5 ({reason}); the file is corrupt, truncated, "
-            "locked by another process, or not an HDF5 file"
-        ) from err
 
 
 class RunWriter:
@@ -249,10 +142,9 @@ class RunWriter:
             self.grid = Grid(self.group.attrs["bounds"].tolist(), shape,
                              [bool(p) for p in self.group.attrs["periodic"]])
         self.n = _complete_frames(self.group)
-        self.checkpoint = None
-        if "checkpoint" in self.group.attrs:
-            self.checkpoint = json.loads(self.group.attrs["checkpoint"])
-            self.n = min(self.n, self.checkpoint["frame"] + 1)
+        self.checkpoint = _resume_checkpoint(self.group, self.n)
+        if self.checkpoint is not None:  # the frames after it have no checkpoint: drop them
+            self.n = self.checkpoint["frame"] + 1
         self.previous_status = str(self.group.attrs.get("status", RUNNING))  # before it changes
         self._truncate(self.n)
         self.group.attrs["status"] = RUNNING
@@ -303,10 +195,11 @@ class RunWriter:
         self, t: float, fields: dict[str, np.ndarray], diagnostics: dict[str, float],
         checkpoint: dict | None = None,
     ):
-        """Write one snapshot and flush it to disk (frames first, the time last).
+        """Write one snapshot and flush it to disk (frames, diagnostics, checkpoint; the time last).
 
         ``checkpoint`` (JSON-able: random-generator state, ...) is what a stepper needs besides
-        the frame to continue exactly; it is stored with the snapshot for ``resume``.
+        the frame to continue exactly; it is stored with the snapshot for ``resume`` (see
+        :func:`_write_checkpoint`).
 
         Raises
         ------
@@ -358,10 +251,10 @@ class RunWriter:
             ds = g[name]
             ds.resize(k + 1, axis=0)
             ds[k] = value
+        if checkpoint is not None:  # into the slot of the snapshot before last: that one stays
+            _write_checkpoint(g, {"frame": k, **checkpoint})
         self.time.resize(k + 1, axis=0)
         self.time[k] = t
-        if checkpoint is not None:  # after the time: a checkpoint never names an unwritten frame
-            self.group.attrs["checkpoint"] = _json({"frame": k, **checkpoint})
         self.n = k + 1
         self.file.flush()
         if self.grid is not None and self.grid.ndim >= 2 and "density" in fields:
@@ -388,6 +281,63 @@ class RunWriter:
                 f"recording the status {status!r} of run '{self.group_name}' in {self.path} failed "
                 f"({_reason(error)}); its snapshots stay readable, the run reads as not finished"
             ) from error
+
+
+# -- resume checkpoints ---------------------------------------------------------------------------
+def _write_checkpoint(group: h5py.Group, checkpoint: dict) -> None:
+    """Store ``checkpoint`` (JSON-able; ``frame``: the snapshot it belongs to) in a slot:
+    ``/<run>/checkpoint/slot_{frame % 2}`` (uint8) holds its JSON text, NUL-padded, and
+    ``/<run>/checkpoint/crc32[frame % 2]`` the CRC-32 of that text.
+
+    A slot is overwritten in place (made anew, larger, only when the text outgrows it), so the
+    file does not grow with the snapshots: HDF5 does not reclaim the space of a rewritten
+    attribute, where the checkpoint was kept before. While one slot is rewritten the other keeps
+    the snapshot before's; a slot cut short by a crash does not match its CRC, and one whose
+    snapshot has no time (written after the checkpoint) is not that snapshot's: neither is used.
+    """
+    text = _json(checkpoint).encode()
+    box = group.require_group("checkpoint")
+    box.require_dataset("crc32", (2,), dtype="u4")
+    slot, name = checkpoint["frame"] % 2, f"slot_{checkpoint['frame'] % 2}"
+    if name in box and box[name].shape[0] < len(text):
+        del box[name]
+    if name not in box:  # room for the counts and the floats to grow a few digits
+        box.create_dataset(name, (len(text) + len(text) // 8 + 64,), dtype="u1")
+    padded = np.zeros(box[name].shape, dtype="u1")
+    padded[: len(text)] = np.frombuffer(text, dtype="u1")
+    box[name][...] = padded
+    box["crc32"][slot] = zlib.crc32(text)
+
+
+def _resume_checkpoint(group: h5py.Group, frames: int) -> dict | None:
+    """The newest whole checkpoint of one of the first ``frames`` snapshots (None: there is none).
+
+    It is left the only one: a slot holding a later frame's (a frame cut since, to be written
+    again) is voided, and the attribute ``checkpoint`` of files written before the slots is moved
+    into its slot. A slot cut short by a crash (its CRC does not match) is skipped.
+    """
+    texts = [(None, group.attrs["checkpoint"])] if "checkpoint" in group.attrs else []
+    for slot in (0, 1):
+        with contextlib.suppress(*IO_ERRORS, KeyError, ValueError):  # not written, or cut by a crash
+            text = group[f"checkpoint/slot_{slot}"][()].tobytes().rstrip(b"\0")
+            if zlib.crc32(text) == group["checkpoint/crc32"][slot]:
+                texts.append((slot, text))
+    stored = []
+    for slot, text in texts:
+        with contextlib.suppress(ValueError, TypeError):
+            stored.append((slot, json.loads(text)))
+    stored = [(slot, c) for slot, c in stored if isinstance(c, dict) and isinstance(c.get("frame"), int)]
+    best = max((c for _, c in stored if c["frame"] < frames), key=lambda c: c["frame"], default=None)
+    keep = frames if best is None else best["frame"] + 1
+    for slot, c in stored:
+        if slot is not None and c["frame"] >= keep:
+            group["checkpoint/crc32"][slot] = ~group["checkpoint/crc32"][slot]
+    if "checkpoint" in group.attrs:
+        if best is not None:
+            _write_checkpoint(group, best)
+            group.file.flush()  # in its slot before it leaves the attribute
+        del group.attrs["checkpoint"]
+    return best
 
 
 def load(path: str | os.PathLike) -> dict[str, Trajectory]:
@@ -430,19 +380,6 @@ def read_run(path: str | os.PathLike, group: str) -> Trajectory:
         return _read_run(f[group])
 
 
-@contextlib.contextmanager
-def _damaged(path):
-    """Turn what h5py raises on a damaged file into a :class:`StorageError`."""
-    try:
-        yield
-    except StorageError:
-        raise
-    except (*IO_ERRORS, KeyError, ValueError, TypeError) as err:
-        reason = " ".join(str(err).strip("'\"").split())[:200]
-        raise StorageError(f"{path} is damaged ({reason}); it was cut short by a full disk or a "
-                           "crash while its structure was written, and cannot be read") from err
-
-
 def _read_run(g: h5py.Group) -> Trajectory:
     attrs = dict(g.attrs)
     n = _complete_frames(g)
@@ -467,7 +404,7 @@ def _read_run(g: h5py.Group) -> Trajectory:
             diagnostics[name] = ds[:n]
     meta = {}
     for key, value in attrs.items():
-        if key in ("method", "status", "bounds", "periodic"):
+        if key in ("method", "status", "bounds", "periodic", "checkpoint"):
             continue
         if isinstance(value, str) and value[:1] in "{[":
             try:

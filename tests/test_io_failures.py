@@ -103,6 +103,37 @@ def test_disk_full_keeps_earlier_frames_marks_run_failed_and_resumes(tmp_path, o
         np.testing.assert_allclose(back.density(i), reference.density(i), rtol=0, atol=1e-15)
 
 
+def test_disk_full_while_writing_a_checkpoint_resumes_from_the_snapshot_before(tmp_path, monkeypatch):
+    # the 1D JKO run continues only from its checkpoint (the quantile map); the slot of snapshot 3
+    # cannot be written: the slot of snapshot 2 stays whole, and snapshot 3 (its time is written
+    # after the checkpoint) is not counted
+    grid = pf.Grid([(-4.0, 4.0)], 100)
+    problem = pf.problems.ornstein_uhlenbeck(grid, mean=0.5, cov=0.3)
+    options = {"method": "jko", "tau": 0.01, "n_quantiles": 200}
+    reference = pf.solve(problem, 0.5, snapshots=6, progress=False, **options)
+    path = tmp_path / "run.h5"
+    write, slots = h5py.Dataset.__setitem__, []
+
+    def setitem(self, key, value):
+        if self.name.startswith("/jko/checkpoint/slot_"):
+            slots.append(self.name)
+            if len(slots) == 4:
+                raise ENOSPC
+        return write(self, key, value)
+
+    monkeypatch.setattr(h5py.Dataset, "__setitem__", setitem)
+    with pytest.raises(pf.StorageError, match=r"^writing snapshot 3 .* the file keeps the 3 snapshot"):
+        pf.solve(problem, 0.5, snapshots=6, store=path, progress=False, **options)
+    monkeypatch.undo()
+    assert len(pf.load(path)["jko"]) == 3
+    resumed = pf.solve(problem, 0.5, snapshots=6, store=path, progress=False, resume=True, **options)
+    assert resumed.meta["resumed_from"] == reference.times[2]  # from its checkpoint, not from t = 0
+    back = pf.load(path)["jko"]
+    assert back.status == "finished"
+    for i in range(6):  # the same steps from the same stored quantile map: bitwise
+        np.testing.assert_array_equal(back.density(i), reference.density(i))
+
+
 def test_disk_full_for_status_too_raises_the_write_error_and_closes_the_file(tmp_path, ou1d,
                                                                              monkeypatch):
     path = tmp_path / "run.h5"
