@@ -7,7 +7,9 @@ metric (first order in τ, unconditionally stable, energy-diminishing).
   exact, W2² = ∫|X − X_k|² ds; Newton on a tridiagonal system with a line search that keeps X
   increasing; walls hold the support's end points inside the box.
 - 2D and 3D (:mod:`pdeflow.solvers._jko_entropic`): Peyré's entropic JKO on the grid, Sinkhorn-like
-  iterations with a separable Gaussian kernel in the log domain. The entropic blur sqrt(ε) and
+  iterations with a separable Gaussian kernel, in the exp domain where the scalings stay within
+  floating point (checked at every iteration) and in the log domain otherwise, with the same
+  result up to round-off. The entropic blur sqrt(ε) and
   the extra diffusion ε/(4τ) it causes are reported with the run.
 
 Resume (``solve(..., resume=True)``) continues a stored run bitwise: the first step after each
