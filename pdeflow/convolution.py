@@ -89,21 +89,23 @@ class GridConvolution:
         d = len(shape)
         if rho.shape != shape:
             raise ValueError(f"density of shape {rho.shape} on a grid of shape {shape}")
-        self._rows[..., : shape[-1]] = rho
-        spectrum = self._spectra[d - 1]
-        np.fft.rfft(self._rows, axis=-1, out=spectrum)
-        for k in range(d - 2, -1, -1):
-            if padded[k] != shape[k]:  # walled axis: pad with zeros
-                extended = self._spectra[k]
-                _along(extended, k, 0, shape[k])[...] = spectrum
-                _along(extended, k, shape[k], None)[...] = 0.0
-                spectrum = extended
-            np.fft.fft(spectrum, axis=k, out=spectrum)
-        np.multiply(spectrum, self.transform, out=spectrum)
-        for k in range(d - 1):
-            np.fft.ifft(spectrum, axis=k, out=spectrum)
-            spectrum = _along(spectrum, k, 0, shape[k])
-        np.fft.irfft(spectrum, n=padded[-1], axis=-1, out=self._result)
+        # a density that has broken down (inf) is reported by the solver, not as FFT warnings
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._rows[..., : shape[-1]] = rho
+            spectrum = self._spectra[d - 1]
+            np.fft.rfft(self._rows, axis=-1, out=spectrum)
+            for k in range(d - 2, -1, -1):
+                if padded[k] != shape[k]:  # walled axis: pad with zeros
+                    extended = self._spectra[k]
+                    _along(extended, k, 0, shape[k])[...] = spectrum
+                    _along(extended, k, shape[k], None)[...] = 0.0
+                    spectrum = extended
+                np.fft.fft(spectrum, axis=k, out=spectrum)
+            np.multiply(spectrum, self.transform, out=spectrum)
+            for k in range(d - 1):
+                np.fft.ifft(spectrum, axis=k, out=spectrum)
+                spectrum = _along(spectrum, k, 0, shape[k])
+            np.fft.irfft(spectrum, n=padded[-1], axis=-1, out=self._result)
         return self._result[..., : shape[-1]]
 
     def __call__(self, rho: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 from skfem import Basis, BilinearForm, ElementTriP1, asm
 from skfem.helpers import dot, grad
 
@@ -145,8 +146,10 @@ class ConstrainedSolve:
     ``x_F = A_FF⁻¹ (b_F − A_FB g)`` on the free nodes F.
 
     For an M-matrix A the LU factors without pivoting keep their signs, so ``b ≥ 0`` gives
-    ``x ≥ 0`` in floating point too.
+    ``x ≥ 0`` in floating point too (a symmetric renumbering ``P A Pᵀ`` is an M-matrix as well).
     """
+
+    RENUMBER = 10  # renumber by RCM when the numbering's bandwidth is RENUMBER × RCM's or more
 
     def __init__(self, A: sp.csc_matrix, fixed: np.ndarray | None = None):
         n = A.shape[0]
@@ -156,10 +159,23 @@ class ConstrainedSolve:
             A = A.tocsr()
             self.coupling = A[self.free][:, self.fixed]
             A = A[self.free][:, self.free]
-        # the pattern is symmetric and the diagonal dominant (M-matrix or SPD): diagonal pivots
-        # with a minimum-degree ordering of A + Aᵀ (about twice as fast as the default COLAMD)
-        self.lu = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A",
-                            options={"SymmetricMode": True})
+        # Diagonal pivots (the pattern is symmetric, the diagonal dominant: M-matrix or SPD) and a
+        # minimum-degree ordering of A + Aᵀ, whose ties follow the node numbering: on a refined mesh
+        # (Mesh.disk, Mesh.l_shape: bandwidth 35-200 × a reverse Cuthill–McKee numbering's) the
+        # nodes are renumbered by RCM first. Factorisation + 100 solves of the heat θ-scheme matrix,
+        # seconds (nnz(L + U) in millions), COLAMD (scipy's default) / MMD / RCM then MMD:
+        #   disk 8k 0.075 / 0.056 / 0.054 (0.73 / 0.54 / 0.47), 33k 0.71 / 0.50 / 0.37 (4.1 / 2.7 / 2.4),
+        #   132k 4.4 / 6.1 / 2.1 (22 / 15 / 12); banded already, not renumbered: rectangle 132k
+        #   2.7 / 1.3 / 1.8 (15 / 7.3 / 9.9), annulus 113k 3.5 / 1.1 / 1.2 (16 / 6.8 / 6.5).
+        # Without SymmetricMode, MMD factorises the disk 25-50 times slower.
+        A = A.tocsc()
+        self.order = None
+        if A.shape[0] > 1:
+            order = reverse_cuthill_mckee(A, symmetric_mode=True)
+            if bandwidth(A) >= self.RENUMBER * bandwidth(A, order):
+                self.order = order
+                A = A[order][:, order].tocsc()
+        self.lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
 
     def __call__(self, b: np.ndarray, g: np.ndarray | None = None) -> np.ndarray:
         x = np.empty_like(b)
@@ -167,5 +183,18 @@ class ConstrainedSolve:
         if self.fixed.size:
             x[self.fixed] = g
             rhs = rhs - self.coupling @ g
-        x[self.free] = self.lu.solve(rhs)
+        if self.order is None:
+            x[self.free] = self.lu.solve(rhs)
+        else:  # (P A Pᵀ)(P x) = P b
+            x[self.free[self.order]] = self.lu.solve(rhs[self.order])
         return x
+
+
+def bandwidth(A: sp.csc_matrix, order: np.ndarray | None = None) -> int:
+    """``max |i − j|`` over the non-zeros ``A_ij`` of A, or of ``A[order][:, order]``."""
+    rows, cols = A.indices, np.repeat(np.arange(A.shape[1]), np.diff(A.indptr))
+    if order is not None:
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        rows, cols = rank[rows], rank[cols]
+    return int(np.abs(rows - cols).max(initial=0))

@@ -8,33 +8,18 @@ with the velocity of the flow, ``dX_i = −∇(V + W*μ_N)(X_i) dt`` plus the in
   (weak order one in dt: for the Ornstein–Uhlenbeck process the stationary variance is
   (D/γ)(1 + γdt/2 + O(dt²))).
 - U = D ρ^m/(m−1), or the entropy with ``diffusion="blob"``: the blob method of Carrillo, Craig
-  and Patacchini (2019). The energy is regularised as ``F_ε = D/(m−1) Σ_i w_i ρ_ε(X_i)^{m−1}``
-  (``D Σ_i w_i log ρ_ε(X_i)`` for the entropy, m = 1), ρ_ε = φ_ε * μ_N with the Gaussian φ_ε of
-  width ε, and each particle follows ``−∇ δF_ε/δρ``:
-  ``v_i = −D Σ_j w_j ∇φ_ε(X_i − X_j) [ρ_ε(X_i)^{m−2} + ρ_ε(X_j)^{m−2}]`` (deterministic; the pair
-  sums run over neighbours closer than 5ε, found with a cell list). Default width
-  ``ε = ℓ^p h^{1−p}`` with p = 1/2, h = ℓ N^{−1/d} the mean particle spacing and ℓ the initial
-  standard deviation, i.e. ε = ℓ N^{−1/(2d)}: the form ε = h^{1−p}, 0 < p < 1 (ε ≫ h, many
-  particles per blob) of the Carrillo–Craig–Patacchini convergence theory, made scale-free; the
-  error is O(ε) while the stable step (∝ ε²) and the cost of a step (∝ N·N ε^d) favour larger ε,
-  and p = 1/2 balances the two. Explicit Euler; the step is
-  capped at ``0.8 ε² / P'(max ρ_ε)``, P'(ρ) = D m ρ^{m−1}, the stability limit of the regularised
-  diffusion.
+  and Patacchini (2019), deterministic: each particle follows ``−∇ δF_ε/δρ`` of the energy
+  regularised by a Gaussian of width ε (default ε = ℓ N^{−1/(2d)}, ℓ the initial standard
+  deviation), explicit Euler with the step capped at ``0.8 ε² / P'(max ρ_ε)``, P'(ρ) = D m ρ^{m−1}
+  (:mod:`~pdeflow.solvers._particle_blob`: the regularised energy, its velocity, the default ε).
 - V: ``−∇V`` from ``Potential.gradient`` when given; else a centred difference of V with step
   ``6e-6·max(1, |x_k|)`` (≈ ε_mach^{1/3}, the step that balances truncation and round-off); a V
   given as an array is differentiated on the grid and interpolated (CIC).
-- W = s·k(|x − y|): ``interaction="direct"``: ``−s Σ_j w_j k'(r_δ) (X_i − X_j)/r_δ``,
-  r_δ = √(r² + δ²) (Plummer softening δ = ``softening``; default for the singular Newtonian
-  kernels: the mean spacing ℓ N^{−1/d}, ℓ the initial standard deviation; 0 for smooth kernels),
-  O(N²) (on all threads above 2·10⁶ pair evaluations), minimum image on periodic axes.
-  ``interaction="mesh"``: particle–mesh: CIC deposit on the problem's grid refined
-  ``mesh_refine`` times per axis (default 2: the force is resolved below the grid cell, so that
-  a collapse can concentrate mass in one grid cell, the blow-up criterion, instead of stalling
-  at the force's smoothing scale), ``Φ = W * ρ`` by FFT
-  (:class:`~pdeflow.convolution.GridConvolution`, free space or periodic as the grid), ``∇Φ``
-  by centred differences (one-sided second order at walls), CIC interpolation back (the
-  transpose of the deposit). ``"auto"``: mesh above 5000 particles or on a periodic grid (the
-  minimum image of the direct sums is not the periodised kernel the grid solvers use).
+- W = s·k(|x − y|): ``−∇(W * μ_N)(X_i)``, ``interaction="direct"``: softened pair sums
+  ``−s Σ_j w_j k'(r_δ) (X_i − X_j)/r_δ``, r_δ = √(r² + δ²) (δ = ``softening``), O(N²);
+  ``"mesh"``: particle–mesh (CIC deposit on the grid refined ``mesh_refine`` times, FFT
+  convolution, centred differences, CIC interpolation); ``"auto"``: mesh above 5000 particles or
+  on a periodic grid (:mod:`~pdeflow.solvers._particle_interactions`: the formulas and defaults).
 - Low-rank interactions ``W = s Σ_k φ_k ⊗ φ_k`` (the mean-field network) with the potentials
   linear in the same features: ``v_i = −∇Ψ(X_i)``, Ψ = Σ_k (s m_k + c_k) φ_k + (λ/2)|θ|²,
   m_k = Σ_j w_j φ_k(X_j), in two O(N·n) passes (:class:`~._network_kernels.FeatureDrift`). For
@@ -81,6 +66,8 @@ from ..grid import Grid
 from . import _particle_kernels as pk
 from . import register
 from ._network_kernels import feature_drifts
+from ._particle_blob import BLOB_CFL, BLOB_CUTOFF, BLOB_P, BLOB_SCALE, BlobDrift, default_blob_width
+from ._particle_interactions import MESH_THRESHOLD, InteractionDrift, grid_gradient
 from .driver import BlowUp
 
 DEFAULTS = {
@@ -98,12 +85,11 @@ DEFAULTS = {
 }
 DT_FRACTION = 0.01     # default dt as a fraction of the shortest characteristic time
 MAX_MOVE = 0.5         # drift per step at most this many grid cells
-BLOB_CFL = 0.8         # dt ≤ BLOB_CFL ε² / P'(max ρ_ε); linear stability: < 1.6 (m = 1), < 2.7 (m = 2)
-BLOB_CUTOFF = 5.0      # blob pair sums over |X_i − X_j| < 5ε (φ_ε there is e^{−12.5} ≈ 4e-6 of its peak)
-BLOB_SCALE, BLOB_P = 1.0, 0.5  # ε = BLOB_SCALE ℓ (h/ℓ)^{1−p}, h = ℓ N^{−1/d}
-MESH_THRESHOLD = 5000  # interaction="auto": particle–mesh above this many particles
 FD_STEP = 6e-6
 PARALLEL_WORK = pk.PARALLEL_WORK
+__all__ = ["DEFAULTS", "DT_FRACTION", "MAX_MOVE", "FD_STEP", "PARALLEL_WORK", "Particles", "make_stepper",
+           "initial_particles", "initial_scale",  # and, from the modules that use them:
+           "BLOB_CFL", "BLOB_CUTOFF", "BLOB_P", "BLOB_SCALE", "MESH_THRESHOLD"]
 
 
 @register("particles")
@@ -167,12 +153,15 @@ class Particles:
         # work arrays, allocated once
         self.v = np.zeros((self.N, self.d))
         self.part = np.zeros((self.N, self.d))
-        self.scratch = np.zeros((self.N, self.d))
         self.rho_grid = np.zeros(grid.shape) if grid is not None else None
         self._setup_internal(diffusion, blob_width)
         self.features = feature_drifts(self.energy, self.X, batch_size)
         self._setup_potentials()
-        self._setup_interactions(interaction, softening, int(mesh_refine))
+        self.interactions = InteractionDrift(self.energy.interactions, self.w, grid, interaction,
+                                             softening, int(mesh_refine), self.scale, self.periodic,
+                                             self.period)
+        self.interaction, self.softening = self.interactions.mode, self.interactions.softening
+        self.mesh, self.convolutions = self.interactions.mesh, self.interactions.convolutions
         self.noise = np.zeros((self.N, self.d) if self.brownian_D else (0, self.d))
         if blowup_density is None and self.energy.interactions and grid is not None:
             blowup_density = 0.1 * self.mass / grid.cell_volume
@@ -194,16 +183,17 @@ class Particles:
     # -- set-up ----------------------------------------------------------------------------------
     def _setup_internal(self, diffusion, blob_width):
         internal = self.energy.internal
-        self.brownian_D, self.blob_m, self.blob_D, self.eps = 0.0, None, 0.0, None
+        self.brownian_D, self.blob, self.eps = 0.0, None, None
+        blob_m = None
         if isinstance(internal, PowerLaw) and internal.D > 0:
             if diffusion == "brownian":
                 raise PdeflowError("diffusion='brownian' realises only U = D ρ log ρ; a power law "
                                    "needs the blob method (diffusion='blob' or 'auto')")
-            self.diffusion, self.blob_m, self.blob_D = "blob", internal.m, internal.D
+            self.diffusion, blob_m = "blob", internal.m
         elif isinstance(internal, Entropy) and internal.D > 0:
             self.diffusion = "blob" if diffusion == "blob" else "brownian"
             if self.diffusion == "blob":
-                self.blob_m, self.blob_D = 1.0, internal.D
+                blob_m = 1.0
             else:
                 self.brownian_D = internal.D
         else:
@@ -211,29 +201,15 @@ class Particles:
         if diffusion == "none" and self.diffusion != "none":
             raise PdeflowError(f"diffusion='none' is for problems without an internal energy; "
                                f"this one has {internal!r}: use 'auto', 'brownian' or 'blob'")
-        if self.blob_m is None:
+        if blob_m is None:
             return
         if self.grid is None:
             raise PdeflowError("the blob method needs a grid (its cell list spans the box); give "
                                "the problem a grid, or use diffusion='brownian' for the entropy")
-        h = self.scale * self.N ** (-1.0 / self.d)  # mean particle spacing
         self.eps = float(blob_width) if blob_width is not None else (
-            BLOB_SCALE * self.scale * (h / self.scale) ** (1 - BLOB_P)
-        )
-        cutoff = BLOB_CUTOFF * self.eps
-        lengths = self.hi - self.lo
-        ncell = np.maximum(np.floor(lengths / cutoff), 1).astype(np.int64)
-        while np.prod(ncell) > 4 * self.N + 64:  # keep the cell list O(N)
-            k = int(np.argmax(ncell))
-            ncell[k] = max(ncell[k] // 2, 1)
-        ncell = np.where(self.periodic & (ncell < 3), 1, ncell)
-        self.cells = {
-            "lo": self.lo, "width": lengths / ncell, "ncell": ncell,
-            "cell_of": np.zeros(self.N, dtype=np.int64), "order": np.zeros(self.N, dtype=np.int64),
-            "starts": np.zeros(int(np.prod(ncell)) + 1, dtype=np.int64),
-            "fill": np.zeros(int(np.prod(ncell)) + 1, dtype=np.int64),
-        }
-        self.rho_eps = np.zeros(self.N)
+            default_blob_width(self.scale, self.N, self.d))
+        self.blob = BlobDrift(blob_m, internal.D, self.eps, self.N, self.lo, self.hi, self.periodic,
+                              self.period)
 
     def _setup_potentials(self):
         self.potential_terms = []
@@ -247,31 +223,7 @@ class Particles:
                 self.potential_terms.append(("difference", term.V))
             else:
                 V = term.on_grid(self.grid)
-                self.potential_terms.append(("mesh", _grid_gradient(V, self.grid)))
-
-    def _setup_interactions(self, interaction, softening, refine):
-        terms = self.energy.interactions
-        if interaction == "none" and terms:
-            raise PdeflowError("interaction='none' is for problems without interactions; this one "
-                               f"has {len(terms)}: use 'auto', 'direct' or 'mesh'")
-        if interaction == "auto":  # periodic grids: the mesh's periodic kernel, as fv uses
-            many = self.N > MESH_THRESHOLD or any(self.periodic)
-            interaction = "mesh" if many and self.grid is not None else "direct"
-        if interaction == "mesh" and self.grid is None:
-            raise PdeflowError("interaction='mesh' needs a grid; use interaction='direct'")
-        self.interaction = interaction if terms else "none"
-        singular = any(getattr(t.kernel, "singular", False) for t in terms)
-        if softening is None:
-            softening = self.scale * self.N ** (-1.0 / self.d) if singular else 0.0
-        self.softening = float(softening)
-        if self.interaction == "mesh":
-            g = self.grid
-            self.mesh = Grid(g.bounds, tuple(n * refine for n in g.shape), g.periodic)
-            from ..convolution import GridConvolution
-
-            self.convolutions = [GridConvolution(self.mesh, t.kernel, t.strength) for t in terms]
-            self.rho_mesh = np.zeros(self.mesh.shape)
-            self.grad_mesh = np.zeros((self.d, *self.mesh.shape))
+                self.potential_terms.append(("mesh", grid_gradient(V, self.grid)))
 
     def default_dt(self, t_end: float) -> float:
         """``DT_FRACTION × min(t_end, ℓ²/D, ℓ/max|v(0)|)`` (ℓ²/P'(max ρ₀) for a power law)."""
@@ -279,9 +231,8 @@ class Particles:
         times = [t_end]
         if self.brownian_D:
             times.append(self.scale**2 / self.brownian_D)
-        if self.blob_m is not None:
-            pressure = self.blob_D * self.blob_m * self.rho_eps.max() ** (self.blob_m - 1)
-            times.append(self.scale**2 / pressure)
+        if self.blob is not None:
+            times.append(self.scale**2 / self.blob.pressure())
         speed = np.max(np.abs(self.v))
         if speed > 0:
             times.append(self.scale / speed)
@@ -301,11 +252,10 @@ class Particles:
         for drift in self.features:  # low-rank terms: out −= ∇Ψ
             drift.gradient(X, self.w, self.rng, self.part)
             out -= self.part
-        if self.blob_m is not None:
-            self.blob_velocity(X, self.part)
+        if self.blob is not None:
+            self.blob.velocity(X, self.w, self.part)
             out += self.part
-            pressure = self.blob_D * self.blob_m * self.rho_eps.max() ** (self.blob_m - 1)
-            dt_bound = BLOB_CFL * self.eps**2 / pressure
+            dt_bound = self.blob.stable_step()
         speed = np.max(np.abs(out)) if out.size else 0.0
         if not np.isfinite(speed):
             raise BlowUp(self.t, "non-finite particle velocity")
@@ -333,33 +283,7 @@ class Particles:
 
     def interaction_velocity(self, X: np.ndarray, out: np.ndarray) -> None:
         """out = −∇(W * μ_N)(X), direct softened pair sums or particle–mesh."""
-        if self.interaction == "mesh":
-            cic_density(X, self.w, self.mesh, out=self.rho_mesh)
-            phi = sum(conv(self.rho_mesh) for conv in self.convolutions)
-            _grid_gradient(phi, self.mesh, out=self.grad_mesh)
-            interpolate(self.grad_mesh, X, self.mesh, out=out)
-            out *= -1.0
-            return
-        out.fill(0.0)
-        scratch = self.scratch if X.shape == self.scratch.shape else np.empty_like(out)
-        for term in self.energy.interactions:
-            pk.direct_gradient(X, self.w, term.kernel, self.softening, self.period, scratch)
-            out -= term.strength * scratch
-
-    def blob_velocity(self, X: np.ndarray, out: np.ndarray) -> None:
-        """out = −∇ δF_ε/δρ at the particles (Carrillo–Craig–Patacchini blob velocity)."""
-        c = self.cells
-        pk.bin_particles(X, c["lo"], c["width"], c["ncell"], c["cell_of"], c["order"],
-                         c["starts"], c["fill"])
-        cutoff = BLOB_CUTOFF * self.eps
-        counts = np.diff(c["starts"])
-        parallel = 3**self.d * float(counts @ counts) > PARALLEL_WORK
-        density = pk.blob_density if parallel else pk.blob_density_serial
-        velocity = pk.blob_velocity if parallel else pk.blob_velocity_serial
-        density(X, self.w, self.eps, cutoff, self.period, c["ncell"], c["cell_of"], c["order"],
-                c["starts"], self.rho_eps)
-        velocity(X, self.w, self.rho_eps, self.eps, self.blob_m, self.blob_D, cutoff, self.period,
-                 c["ncell"], c["cell_of"], c["order"], c["starts"], out)
+        self.interactions.velocity(X, out)
 
     # -- time stepping ---------------------------------------------------------------------------
     def advance(self, t_target: float) -> None:
@@ -522,14 +446,3 @@ def initial_scale(rho: np.ndarray, grid: Grid) -> float:
         variances.append(grid.integrate((c - mean) ** 2 * rho) / M + grid.dx[k] ** 2 / 12)
     return float(np.sqrt(np.mean(variances)))
 
-
-def _grid_gradient(phi: np.ndarray, grid: Grid, out: np.ndarray | None = None) -> np.ndarray:
-    """∇φ by centred differences (periodic: wrapped; walls: one-sided second order at the edges)."""
-    if out is None:
-        out = np.empty((grid.ndim, *grid.shape))
-    for k, (h, periodic) in enumerate(zip(grid.dx, grid.periodic, strict=True)):
-        if periodic:
-            out[k] = (np.roll(phi, -1, axis=k) - np.roll(phi, 1, axis=k)) / (2 * h)
-        else:
-            out[k] = np.gradient(phi, h, axis=k, edge_order=2)
-    return out
