@@ -30,7 +30,7 @@ import numpy as np
 import scipy
 
 import pdeflow as pf
-from benchmarks import baselines, interleaved, methods, targets
+from benchmarks import baselines, interleaved, methods, network_step, targets
 from pdeflow.solvers.fv import make_stepper
 
 HERE = Path(__file__).parent
@@ -466,11 +466,15 @@ def main(argv=None) -> None:
         print(r["case"], f"{r['pdeflow_s_per_eval']:.2f} s vs {r['baseline_s_per_step']:.2f} s",
               flush=True)
     other_methods = methods.run(quick=args.quick, log=lambda *a: print(*a, flush=True))
+    network = network_step.run()
+    for r in network:
+        print(r["case"], f"ratio {r['pdeflow_s'] / r['numpy_s']:.2f}", flush=True)
     info = machine()
     Path(args.out).write_text(json.dumps({"machine": info, "results": results,
-                                          "methods": other_methods}, indent=2))
+                                          "methods": other_methods, "network": network}, indent=2))
     Path(args.out).with_suffix(".md").write_text(
-        to_markdown(results, info) + "\n" + methods.to_markdown(other_methods))
+        to_markdown(results, info) + "\n" + methods.to_markdown(other_methods) + "\n"
+        + network_step.to_markdown(network))
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.md')}")
     if update_readme(Path(args.out).with_suffix(".md").read_text()):
         print("updated the benchmark tables in README.md")

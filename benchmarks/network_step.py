@@ -73,12 +73,9 @@ def numpy_upwind_rk3(rho, V, phi, scale, h, cell, dt):
     return rho / 3.0 + 2.0 / 3.0 * (s2 + dt * L(s2))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--out", type=Path, default=HERE / "network_results.json")
-    args = parser.parse_args()
-    repeats = max(5, args.repeats)
+def run(repeats: int = 7) -> list[dict]:
+    """Both views against their NumPy baselines: one result dict per view."""
+    repeats = max(5, repeats)
     p, x, y = problem()
 
     # -- particles: one full-batch step of m neurons -------------------------------------------
@@ -105,7 +102,7 @@ def main() -> None:
                                           grid.cell_volume, dt_fv),
     }, repeats)
 
-    results = [
+    return [
         {"case": f"particles: one full-batch GD step, m = {M} neurons (a, w), n = {N_DATA} points",
          "pdeflow_s": t_p["pdeflow"], "numpy_s": t_p["numpy"],
          "speedup": t_p["numpy"] / t_p["pdeflow"],
@@ -118,6 +115,30 @@ def main() -> None:
          "pdeflow_mcups": grid.size / t_g["pdeflow"] / 1e6,
          "numpy_baseline": "NumPy SSP-RK3, first-order upwind flux, same low-rank ξ"},
     ]
+
+
+def to_markdown(results: list[dict]) -> str:
+    """The section of ``benchmarks/results.md`` (ratio = pdeflow / NumPy: below 1 is faster)."""
+    lines = [
+        "**Mean-field network**, one step of each view (module docstring of "
+        "`benchmarks/network_step.py`), against plain NumPy; same machine and run.",
+        "",
+        "| case | pdeflow | NumPy baseline | NumPy | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(f"| {r['case']} | {r['pdeflow_s']:.3g} s | {r['numpy_baseline']} | "
+                     f"{r['numpy_s']:.3g} s | {r['pdeflow_s'] / r['numpy_s']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=HERE / "network_results.json")
+    args = parser.parse_args()
+    repeats = max(5, args.repeats)
+    results = run(repeats)
     machine = {
         "platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
         "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
