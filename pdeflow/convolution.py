@@ -4,8 +4,8 @@ Walled axes are zero-padded to twice their length (free-space convolution, no wr
 periodic axes wrap with the minimum-image distance. The kernel's transform is computed once per
 (grid, kernel).
 
-The transform runs one axis at a time into work arrays allocated once (``numpy.fft`` with
-``out=``): the real transform along the last axis, then complex transforms along the others, each
+The transform runs one axis at a time into work arrays allocated once per thread (``numpy.fft``
+with ``out=``): the real transform along the last axis, then complex transforms along the others, each
 padded only when its turn comes, and the inverse crops each axis as soon as it is done. Allocating
 fresh multi-megabyte arrays at every call (what ``scipy.fft.rfftn(rho, s=...)`` does) costs more
 than the transform itself on machines where page faults are slow; on the 2-core benchmark machine
@@ -13,6 +13,8 @@ this ordering made the zero-padded 256² convolution 2.8× faster (3.2 ms to 1.1
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -51,18 +53,35 @@ class GridConvolution:
         else:
             transform = strength * np.fft.rfftn(self._kernel_on_offsets(kernel)) * grid.cell_volume
         self.transform = np.ascontiguousarray(transform, dtype=complex)
-        # work arrays: the input padded along the last axis, the spectrum after the transform
-        # along each axis k (padded on axes >= k), the output padded along the last axis
-        d = grid.ndim
-        self._rows = np.zeros(shape[:-1] + (self.padded[-1],))
-        self._spectra = [np.zeros(shape[:-1] + (half,), dtype=complex)]
-        for k in range(d - 2, -1, -1):  # a periodic axis is transformed in place
-            previous = self._spectra[0]
-            if self.padded[k] == shape[k]:
-                self._spectra.insert(0, previous)
-            else:
-                self._spectra.insert(0, np.zeros(shape[:k] + self.padded[k:-1] + (half,), dtype=complex))
-        self._result = np.empty(shape[:-1] + (self.padded[-1],))
+        self._local = threading.local()  # the work arrays, one set per thread
+
+    def __getstate__(self) -> dict:  # pickled (e.g. to a Dask worker) without its work arrays
+        state = self.__dict__.copy()
+        del state["_local"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    def _work_arrays(self) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        """This thread's work arrays: the input padded along the last axis, the spectrum after the
+        transform along each axis k (padded on axes ≥ k; a periodic axis shares the array of the
+        axis after it), the output padded along the last axis."""
+        arrays = getattr(self._local, "arrays", None)
+        if arrays is None:
+            shape, padded = self.grid.shape, self.padded
+            half = padded[-1] // 2 + 1
+            spectra = [np.zeros(shape[:-1] + (half,), dtype=complex)]
+            for k in range(len(shape) - 2, -1, -1):
+                if padded[k] == shape[k]:
+                    spectra.insert(0, spectra[0])
+                else:
+                    spectra.insert(0, np.zeros(shape[:k] + padded[k:-1] + (half,), dtype=complex))
+            arrays = (np.zeros(shape[:-1] + (padded[-1],)), spectra,
+                      np.empty(shape[:-1] + (padded[-1],)))
+            self._local.arrays = arrays
+        return arrays
 
     def _kernel_on_offsets(self, kernel: RadialKernel) -> np.ndarray:
         displacements = []
@@ -84,19 +103,21 @@ class GridConvolution:
         return values
 
     def _convolve(self, rho: np.ndarray) -> np.ndarray:
-        """``W * rho`` as a view into the output work array (overwritten by the next call)."""
+        """``W * rho`` as a view into this thread's output work array (overwritten by its next
+        call)."""
         shape, padded = self.grid.shape, self.padded
         d = len(shape)
         if rho.shape != shape:
             raise ValueError(f"density of shape {rho.shape} on a grid of shape {shape}")
+        rows, spectra, result = self._work_arrays()
         # a density that has broken down (inf) is reported by the solver, not as FFT warnings
         with np.errstate(over="ignore", invalid="ignore"):
-            self._rows[..., : shape[-1]] = rho
-            spectrum = self._spectra[d - 1]
-            np.fft.rfft(self._rows, axis=-1, out=spectrum)
+            rows[..., : shape[-1]] = rho
+            spectrum = spectra[d - 1]
+            np.fft.rfft(rows, axis=-1, out=spectrum)
             for k in range(d - 2, -1, -1):
                 if padded[k] != shape[k]:  # walled axis: pad with zeros
-                    extended = self._spectra[k]
+                    extended = spectra[k]
                     _along(extended, k, 0, shape[k])[...] = spectrum
                     _along(extended, k, shape[k], None)[...] = 0.0
                     spectrum = extended
@@ -105,8 +126,8 @@ class GridConvolution:
             for k in range(d - 1):
                 np.fft.ifft(spectrum, axis=k, out=spectrum)
                 spectrum = _along(spectrum, k, 0, shape[k])
-            np.fft.irfft(spectrum, n=padded[-1], axis=-1, out=self._result)
-        return self._result[..., : shape[-1]]
+            np.fft.irfft(spectrum, n=padded[-1], axis=-1, out=result)
+        return result[..., : shape[-1]]
 
     def __call__(self, rho: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``W * rho`` at the cell centres (into ``out`` when given, else a new array)."""
