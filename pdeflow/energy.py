@@ -280,6 +280,18 @@ class GridEnergy:
             density = density + 0.5 * rho * self.interaction_potential(rho)
         return self.grid.integrate(density)
 
+    def value_and_scale(self, rho: np.ndarray) -> tuple[float, float]:
+        """``E`` and ``S = Σ_i (|U(rho_i)| + |V_i rho_i| + ½ |rho_i (W*rho)_i|) |cell|``: the size of
+        the terms whose sum is E, against which E's round-off is measured."""
+        terms = [self.V * rho]
+        if self.internal is not None:
+            terms.append(self.internal.density(rho))
+        if self.has_interaction:
+            terms.append(0.5 * rho * self.interaction_potential(rho))
+        value = self.grid.integrate(sum(terms))
+        scale = sum(self.grid.integrate(np.abs(term)) for term in terms)
+        return value, scale
+
     def diagnostics(self, rho: np.ndarray) -> dict[str, float]:
         """Per-snapshot scalars of a grid density: mass, energy, dissipation ∫ρ|∇ξ|², second
         moment ∫|x|²ρ, min and max (what every grid method records)."""

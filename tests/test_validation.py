@@ -90,6 +90,10 @@ def test_unreachable_t_end_is_refused_before_stepping():
         pf.solve(p, 0.01, max_steps=1.5e82, progress=False)
     implicit = pf.solve(p, 0.01, scheme="implicit", dt=1e-3, progress=False)
     assert implicit.status == "finished"  # the implicit step is positive at any dt
-    # flat (∫ρ = 1 on [-3, 3]), and the mass kept to round-off despite cond(A) ~ 2e9
-    np.testing.assert_allclose(implicit.density(-1), 1 / 6, rtol=1e-12)
-    assert abs(implicit.mass[-1] - 1) < 1e-14
+    # Flat (∫ρ = 1 on [-3, 3]); nothing is rescaled, so the mass carries the round-off of
+    # assembling I − dt L, whose column sums are 1 ± ε·dt·rate with dt·rate = dt·2D/h² = 3.6e9:
+    # a relative ε·dt·rate = 8e-7 per step at most (measured 2.0e-7 over the 10 steps)
+    bound = np.finfo(float).eps * 1e-3 * 2 * 1e12 / grid.dx[0] ** 2
+    assert implicit.diagnostics["min_density"].min() >= 0.0
+    assert abs(implicit.mass[-1] - 1) < bound
+    np.testing.assert_allclose(implicit.density(-1), 1 / 6, rtol=bound)

@@ -21,7 +21,7 @@ from skfem.helpers import dot, grad
 from ..errors import PdeflowError
 from ..kernels import Newtonian
 from ..mesh import Mesh
-from .fv import _drift_diffusion_weight
+from .drift_diffusion import drift_diffusion_weight
 
 
 @BilinearForm
@@ -74,8 +74,8 @@ def drift_diffusion_operator(
     """
     i, j = mesh.edges.T
     dphi = phi[j] - phi[i]
-    out_i = w * _drift_diffusion_weight(D_edge, dphi)   # coefficient of ρ_i in J_ij
-    out_j = w * _drift_diffusion_weight(D_edge, -dphi)  # coefficient of ρ_j in −J_ij
+    out_i = w * drift_diffusion_weight(D_edge, dphi)   # coefficient of ρ_i in J_ij
+    out_j = w * drift_diffusion_weight(D_edge, -dphi)  # coefficient of ρ_j in −J_ij
     rows = np.concatenate([i, i, j, j])
     cols = np.concatenate([i, j, i, j])
     vals = np.concatenate([out_i, -out_j, -out_i, out_j])
