@@ -178,6 +178,15 @@ def test_run_records_its_time_and_spatial_scheme(tmp_path):
     traj = pf.solve(pm, 0.01, snapshots=2, progress=False, scheme="implicit",
                     store=tmp_path / "run.h5")
     summary = pf.load(tmp_path / "run.h5")["fv"].meta
-    assert "first order" in summary["spatial_scheme"]
+    assert "first-order upwind where P'(rho) -> 0" in summary["spatial_scheme"]
     assert summary["spatial_scheme"] == traj.meta["spatial_scheme"]
     assert "implicit Euler" in summary["time_scheme"]
+
+
+@pytest.mark.parametrize("name", ["heat-1d", "fp-2d-mixed", "pm-2d-vacuum", "ks-3d", "aggregation-1d",
+                                  "pure-aggregation-1d"])
+def test_default_implicit_step_on_every_property_problem(name):
+    from test_fv_properties import _problems
+
+    _, states = _raw_steps(_problems()[name], 12)
+    _assert_raw_properties(states)
