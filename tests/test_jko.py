@@ -130,7 +130,7 @@ def test_1d_step_lands_on_snapshot_times_and_walls_hold_full_support():
     assert np.all(np.diff(X) > 0)
 
 
-# -- 2D: entropic JKO ----------------------------------------------------------------------------------
+# -- 2D: entropic JKO (solver="entropic"; the back-and-forth default: test_jko_bfm.py) ---------
 def _ou_2d():
     grid = pf.Grid([(-4.0, 4.0), (-4.0, 4.0)], 64)
     return pf.problems.ornstein_uhlenbeck(grid, mean=(1.0, -0.5), cov=0.5, gamma=1.0, D=1.0)
@@ -160,7 +160,8 @@ def test_2d_ornstein_uhlenbeck_moments_follow_exact():
     grid = problem.grid
     t_end, tau, gamma, D = 0.5, 0.05, 1.0, 1.0
     eps = grid.dx[0] ** 2
-    traj = pf.solve(problem, t_end, method="jko", tau=tau, epsilon=eps, snapshots=2, progress=False)
+    traj = pf.solve(problem, t_end, method="jko", tau=tau, epsilon=eps, snapshots=2, progress=False,
+                    solver="entropic")
     mean, cov = _moments(grid, traj.density(-1))
     mean_exact, cov_exact = problem.exact_moments(t_end)
     n = round(t_end / tau)
@@ -186,7 +187,8 @@ def test_2d_ornstein_uhlenbeck_moments_follow_exact():
 
 def test_2d_energy_never_increases_from_step_to_step():
     problem = _ou_2d()
-    traj = pf.solve(problem, 0.5, method="jko", tau=0.05, snapshots=11, progress=False)
+    traj = pf.solve(problem, 0.5, method="jko", tau=0.05, snapshots=11, progress=False,
+                    solver="entropic")
     # the variance grows from 0.5 towards (D + ε/(4τ))/γ = 1.08 but stays below 0.86 < D/γ over
     # t <= 0.5, where E is decreasing in it; measured decrements <= -0.028 per step
     assert np.all(np.diff(traj.energy) < -1e-3)
@@ -211,7 +213,8 @@ def test_unknown_and_misplaced_options_raise():
 def test_run_attributes_are_stored(tmp_path):
     problem = _ou_2d()
     path = tmp_path / "run.h5"
-    pf.solve(problem, 0.1, method="jko", tau=0.05, snapshots=2, store=path, progress=False)
+    pf.solve(problem, 0.1, method="jko", tau=0.05, snapshots=2, store=path, progress=False,
+             solver="entropic")
     meta = pf.load(path)["jko"].meta
     eps = problem.grid.dx[0] ** 2
     assert meta["epsilon"] == pytest.approx(eps) and meta["blur"] == pytest.approx(np.sqrt(eps))

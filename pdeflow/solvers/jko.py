@@ -6,10 +6,14 @@ metric (first order in τ, unconditionally stable, energy-diminishing).
 - 1D (:mod:`pdeflow.solvers._jko_lagrangian`): the quantile map X(s) of the density, in which W2 is
   exact, W2² = ∫|X − X_k|² ds; Newton on a tridiagonal system with a line search that keeps X
   increasing; walls hold the support's end points inside the box.
-- 2D and 3D (:mod:`pdeflow.solvers._jko_entropic`): Peyré's entropic JKO on the grid, Sinkhorn-like
-  iterations with a separable Gaussian kernel, in the exp domain where the scalings stay within
-  floating point (checked at every iteration) and in the log domain otherwise, with the same
-  result up to round-off. The entropic blur sqrt(ε) and
+- 2D, by default (``solver="bfm"``, :mod:`pdeflow.solvers._jko_bfm`): the back-and-forth method
+  (Jacobs, Lee & Léger 2021) on the dual of each step, with exact grid c-transforms and H¹
+  (DCT/FFT) preconditioned gradient ascent; no entropic blur. Needs U = D ρ log ρ or
+  D ρ^m/(m − 1) with D > 0.
+- 2D (``solver="entropic"``) and 3D (:mod:`pdeflow.solvers._jko_entropic`): Peyré's entropic
+  JKO on the grid, Sinkhorn-like iterations with a separable Gaussian kernel, in the exp domain
+  where the scalings stay within floating point (checked at every iteration) and in the log
+  domain otherwise, with the same result up to round-off. The entropic blur sqrt(ε) and
   the extra diffusion ε/(4τ) it causes are reported with the run.
 
 Resume (``solve(..., resume=True)``) continues a stored run bitwise: the first step after each
@@ -22,11 +26,16 @@ Options
 tau : float
     JKO step (default ``t_end / 100``). ``advance`` takes steps of ``tau`` and shortens the last
     one to land on the snapshot time exactly.
+solver : "bfm" | "entropic" (2D)
+    The 2D step: back-and-forth (default in 2D) or entropic (the only one in 3D).
 tol : float
     1D: Newton stopping rule, correction below ``tol`` in relative W2 size (default 1e-10).
-    2D: marginal error ‖π1 − prox‖₁/M below ``tol`` (default 1e-9).
+    2D entropic: marginal error ‖π1 − prox‖₁/M below ``tol`` (default 1e-9).
+    2D back-and-forth: the dual's increase over the last iteration below ``tol`` times its
+    increase over the whole step (default 1e-4).
 max_iter : int
-    Iterations per step before giving up (default 100 Newton, 20000 Sinkhorn).
+    Iterations per step before giving up (default 100 Newton, 20000 Sinkhorn, 1000
+    back-and-forth).
 n_quantiles : int (1D)
     Lagrangian cells (default max(1000, 4 × grid cells); 1000 with interactions, whose pair
     sums cost O(N²) per iteration).
@@ -59,12 +68,14 @@ from ..energy import Entropy
 from ..errors import PdeflowError
 from ..grid import Grid
 from . import register
+from ._jko_bfm import BackAndForthJKO
 from ._jko_entropic import EntropicJKO
 from ._jko_lagrangian import LagrangianJKO
 
-KNOWN = ("tau", "tol", "max_iter", "n_quantiles", "spacing", "epsilon")
+KNOWN = ("tau", "tol", "max_iter", "n_quantiles", "spacing", "epsilon", "solver")
 ONLY_1D = ("n_quantiles", "spacing")
-ONLY_2D = ("epsilon",)
+ONLY_2D = ("epsilon", "solver")
+SOLVERS = ("bfm", "entropic")
 
 
 @register("jko")
@@ -87,7 +98,7 @@ def make_stepper(problem, t_end: float, **options):
     wrong = ONLY_2D if grid.ndim == 1 else ONLY_1D
     misplaced = sorted(k for k in wrong if options.get(k) is not None)
     if misplaced:
-        where = "2D/3D grids (entropic JKO)" if grid.ndim == 1 else "1D grids (quantile map)"
+        where = "2D/3D grids" if grid.ndim == 1 else "1D grids (quantile map)"
         raise PdeflowError(
             f"jko option(s) {misplaced} apply to {where}; this grid has {grid.ndim} axes"
         )
@@ -108,8 +119,27 @@ def make_stepper(problem, t_end: float, **options):
             problem, opts["n_quantiles"], opts["tol"], opts["max_iter"], opts["spacing"]
         )
     else:
+        solver = options.get("solver") or ("bfm" if grid.ndim == 2 else "entropic")
+        if solver not in SOLVERS:
+            raise PdeflowError(f"jko option solver must be one of {SOLVERS}, got {solver!r}")
+        if solver == "bfm" and grid.ndim != 2:
+            raise PdeflowError(
+                f"jko solver='bfm' runs on 2D grids, this one has {grid.ndim} axes; "
+                "use solver='entropic'"
+            )
+        if solver == "bfm" and options.get("epsilon") is not None:
+            raise PdeflowError("jko option epsilon applies to solver='entropic', not 'bfm'")
+        if solver == "bfm":
+            opts = {
+                "tau": tau,
+                "solver": solver,
+                "tol": _positive(options.get("tol"), "tol", 1e-4),
+                "max_iter": int(_positive(options.get("max_iter"), "max_iter", 1000)),
+            }
+            return JKO(problem, BackAndForthJKO(problem, opts["tol"], opts["max_iter"]), opts)
         opts = {
             "tau": tau,
+            "solver": solver,
             "tol": _positive(options.get("tol"), "tol", 1e-9),
             "max_iter": int(_positive(options.get("max_iter"), "max_iter", 20000)),
             "epsilon": _positive(options.get("epsilon"), "epsilon", min(grid.dx) ** 2),
@@ -144,7 +174,7 @@ class JKO:
     Attributes
     ----------
     t, steps : float, int
-    engine : LagrangianJKO (1D) or EntropicJKO (2D, 3D)
+    engine : LagrangianJKO (1D), BackAndForthJKO (2D) or EntropicJKO (2D, 3D)
     options : dict
         The resolved options (stored with the run).
     """
@@ -156,6 +186,8 @@ class JKO:
         self.options = options
         self.tau = options["tau"]
         self.entropic = isinstance(engine, EntropicJKO)
+        self.bfm = isinstance(engine, BackAndForthJKO)
+        self.on_grid = self.entropic or self.bfm  # state: the density (2D); else the quantile map
         self.t, self.steps = 0.0, 0
         self.rho = engine.density()
         self.last_iterations, self.last_residual = 0, 0.0
@@ -182,14 +214,14 @@ class JKO:
         out = {"steps": self.steps, "total_iterations": self.total_iterations,
                "max_iterations": self.max_iterations, "max_residual": self.max_residual,
                "last": [self.last_iterations, self.last_residual]}
-        if not self.entropic:
+        if not self.on_grid:
             out.update(self.engine.checkpoint())
         return out
 
     def restore(self, t: float, fields: dict, checkpoint: dict | None = None) -> bool:
         """Continue from a stored snapshot: 2D from its density, 1D from the quantile map of its
         checkpoint (False, start again, when there is none: the density alone does not hold X)."""
-        if self.entropic:
+        if self.on_grid:
             self.engine.restore(fields["density"])
         elif checkpoint is None or "quantiles" not in checkpoint:
             return False
@@ -213,6 +245,10 @@ class JKO:
         if self.entropic:
             out["sinkhorn_iterations"] = self.last_iterations
             out["marginal_error"] = self.last_residual
+        elif self.bfm:
+            out["bfm_iterations"] = self.last_iterations
+            out["dual_increment"] = self.last_residual
+            out["bfm_residual"] = self.engine.last_residual
         else:
             out["newton_iterations"] = self.last_iterations
             out["newton_residual"] = self.last_residual
@@ -220,7 +256,7 @@ class JKO:
         return out
 
     def summary(self) -> dict:
-        kind = "sinkhorn" if self.entropic else "newton"
+        kind = "sinkhorn" if self.entropic else "bfm" if self.bfm else "newton"
         out = {
             "tau": float(self.tau),
             "tolerance": float(self.options["tol"]),
@@ -235,6 +271,8 @@ class JKO:
                 "blur": float(np.sqrt(eps)),
                 "entropic_diffusion": eps / (4 * self.tau),
             })
+        elif self.bfm:
+            out["solver"] = "bfm"
         else:
             out.update({
                 "n_quantiles": int(self.options["n_quantiles"]),
