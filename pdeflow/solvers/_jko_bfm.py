@@ -75,7 +75,9 @@ from ..errors import PdeflowError
 from ._c_transform import c_transform, pull_back_2d
 
 SHRINK, GROW = 0.9, 1.1           # step-size factors
-THETA = 0.05                       # the energy part of P, as a fraction of max ∂ρ/∂φ (module doc)
+THETA = 0.05                       # power law: P's energy part, a fraction of max ∂ρ/∂φ
+MIN_STEP = 1e-8                    # a step σ below this stalls the ascent: an error
+WEIGHT_FLOOR = 1e-4                # entropy: P's weight w² = μ/max μ + WEIGHT_FLOOR
 BETA_LOW, BETA_HIGH = 0.1, 0.9   # Goldstein band for the ratio gain / predicted gain
 
 
@@ -170,8 +172,10 @@ class BackAndForthJKO:
         return float(np.sum(psi * self.rho)) * self.cell - self._conjugate(phi - Phi, rho)
 
     # -- the H¹ preconditioner ---------------------------------------------------------------------
-    def _precondition(self, r: np.ndarray, c1: float, theta: float) -> np.ndarray:
-        """(c1 (−Δ) + θ)⁻¹ r: DCT on wall axes, FFT on periodic axes."""
+    def _precondition(self, r: np.ndarray, c1: float, theta: float, w=None) -> np.ndarray:
+        """w^{-1/2} (c1 (−Δ) + θ)⁻¹ w^{-1/2} r: DCT on wall axes, FFT on periodic axes."""
+        if w is not None:
+            return self._precondition(r / w, c1, theta) / w
         out = sfft.dctn(r, type=2, axes=self._walls, norm="ortho") if self._walls else r
         if self._periodic:
             out = sfft.fftn(out, axes=self._periodic)
@@ -192,19 +196,30 @@ class BackAndForthJKO:
         internal = self.internal
         # cold start: δU*(φ) = ρ_k; its constant is fixed by the mass shift below
         phi = internal.first_variation(np.maximum(mu, TINY) if isinstance(internal, Entropy) else mu) + Phi
-        D = internal.D
-        if isinstance(internal, Entropy):
-            theta = float(mu.max()) / D
+        D, mu_max = internal.D, float(mu.max())
+        c1, w = tau * mu_max, None
+        if isinstance(internal, Entropy):  # P = w⁻¹ (τ μ_max (−Δ) + μ_max/D)⁻¹ w⁻¹
+            theta = mu_max / D
+            w = np.sqrt(mu / mu_max + WEIGHT_FLOOR)
         else:
             m = internal.m
-            theta = float(np.max(np.maximum(mu, TINY) ** (2.0 - m))) / (D * m)
-        theta *= THETA
-        c1 = tau * float(mu.max())
+            theta = THETA * float(np.max(np.maximum(mu, TINY) ** (2.0 - m))) / (D * m)
 
         def normalise(phi):
             c = self._mass_shift(phi - Phi)
             phi = phi + c
             return phi, self._primal(phi - Phi), c
+
+        def forth(sigma, g):  # φ ← φ + σg, then ψ = φ^c: (φ, ρ, ψ), J(φ)
+            phi_new, rho_new, _ = normalise(phi + sigma * g)
+            psi_new = c_transform(phi_new, tau, grid.dx, grid.periodic)
+            return (phi_new, rho_new, psi_new), self._dual(psi_new, phi_new, rho_new, Phi)
+
+        def back(sigma, g):  # ψ ← ψ + σg, then φ = ψ^c̄: (φ, ρ, ψ), I(ψ)
+            phi_new, rho_new, c = normalise(c_transform(psi + sigma * g, tau, grid.dx, grid.periodic,
+                                                        sign=-1.0))
+            psi_new = psi + sigma * g + c
+            return (phi_new, rho_new, psi_new), self._dual(psi_new, phi_new, rho_new, Phi)
 
         phi, rho, _ = normalise(phi)
         psi = c_transform(phi, tau, grid.dx, grid.periodic)
@@ -214,49 +229,56 @@ class BackAndForthJKO:
         sigma_f = sigma_b = 1.0
         err_f = err_b = increment = np.inf
         for iteration in range(1, self.max_iter + 1):
-            # forth: ascent on J(φ), then ψ = φ^c
-            if iteration > 1:  # J(φ) at φ = ψ^c̄, the gain's baseline (φ^c ≥ ψ: J(φ) ≥ I(ψ))
+            # forth: ascent on J(φ) from φ = ψ^c̄ (J(φ) ≥ I(ψ): its own baseline, one c-transform)
+            if iteration > 1:
                 value = self._dual(c_transform(phi, tau, grid.dx, grid.periodic), phi, rho, Phi)
             pull_back_2d(mu, phi, tau, hx, hy, px, py, pushed)
             r = pushed - rho
             r -= r.mean()
             err_f = float(np.sum(np.abs(r))) * cell / self.mass
-            g = self._precondition(r, c1, theta)
-            predicted = float(np.sum(r * g)) * cell
-            phi, rho, _ = normalise(phi + sigma_f * g)
-            psi = c_transform(phi, tau, grid.dx, grid.periodic)
-            sigma_f = _adapt(sigma_f, self._dual(psi, phi, rho, Phi) - value, predicted * sigma_f)
-            # back: ascent on I(ψ), then φ = ψ^c̄
-            phi = c_transform(psi, tau, grid.dx, grid.periodic, sign=-1.0)
-            phi, rho, c = normalise(phi)
+            g = self._precondition(r, c1, theta, w)
+            (phi, rho, psi), value, sigma_f = _ascend(forth, g, sigma_f, value, float(np.sum(r * g)) * cell)
+            # back: ascent on I(ψ) from ψ = φ^c (its baseline I(φ^c) ≥ J(φ) costs the c̄-transform)
+            phi, rho, c = normalise(c_transform(psi, tau, grid.dx, grid.periodic, sign=-1.0))
             psi = psi + c
-            value_f = self._dual(psi, phi, rho, Phi)  # I(ψ) at ψ = φ^c, the baseline (≥ J(φ))
+            value = self._dual(psi, phi, rho, Phi)
             pull_back_2d(rho, psi, -tau, hx, hy, px, py, pushed)
             r = mu - pushed
             r -= r.mean()
             err_b = float(np.sum(np.abs(r))) * cell / self.mass
-            g = self._precondition(r, c1, theta)
-            predicted = float(np.sum(r * g)) * cell
-            psi = psi + sigma_b * g
-            phi = c_transform(psi, tau, grid.dx, grid.periodic, sign=-1.0)
-            phi, rho, c = normalise(phi)
-            psi = psi + c
-            value_b = self._dual(psi, phi, rho, Phi)
-            sigma_b = _adapt(sigma_b, value_b - value_f, predicted * sigma_b)
-            increment, previous = value_b - previous, value_b
+            g = self._precondition(r, c1, theta, w)
+            (phi, rho, psi), value, sigma_b = _ascend(back, g, sigma_b, value, float(np.sum(r * g)) * cell)
+            increment, previous = value - previous, value
             self.last_residual = max(err_f, err_b)
-            self.last_increment = increment / (value_b - start)
-            if iteration > 1 and 0.0 <= increment <= self.tol * (value_b - start):
+            self.last_increment = increment / (value - start)
+            if min(sigma_f, sigma_b) < MIN_STEP or not np.isfinite(value):
+                break
+            if iteration > 1 and abs(increment) <= self.tol * (value - start):
                 self.rho = rho
                 return iteration, self.last_increment
-            if not np.isfinite(value_b):
-                break
+        else:
+            iteration = self.max_iter
         raise PdeflowError(
-            f"back-and-forth JKO did not converge in max_iter={self.max_iter} iterations at "
-            f"t={t:.4g} (tau={tau:.3g}): last dual increment {increment:.3e} = "
-            f"{self.last_increment:.3e} of the step's dual gain (tol {self.tol:.1e}), residuals "
-            f"{err_f:.3e} (forth), {err_b:.3e} (back); raise max_iter or loosen tol"
+            f"back-and-forth JKO did not converge at t={t:.4g} (tau={tau:.3g}) after {iteration} "
+            f"iterations (max_iter={self.max_iter}, step sizes {sigma_f:.2e}, {sigma_b:.2e}): last "
+            f"dual increment {increment:.3e} = {self.last_increment:.3e} of the step's dual gain "
+            f"(tol {self.tol:.1e}), residuals {err_f:.3e} (forth), {err_b:.3e} (back); raise "
+            "max_iter, loosen tol, or refine the grid or tau where the data are rough"
         )
+
+
+def _ascend(trial, g, sigma, baseline, predicted):
+    """One ascent step along g, σ halved until the dual falls by no more than the predicted rise
+    σ⟨r, Pr⟩ (an overshoot; smaller falls are the discretisation's, below), then Goldstein's
+    update of σ for the next step: shrink when the gain is below 0.1 of the predicted rise,
+    grow when above 0.9 of it."""
+    while True:
+        state, value = trial(sigma, g)
+        gain = value - baseline
+        if gain >= -sigma * predicted or sigma < MIN_STEP:
+            break
+        sigma *= 0.5
+    return state, value, _adapt(sigma, gain, sigma * predicted)
 
 
 def _adapt(sigma: float, gain: float, predicted: float) -> float:
