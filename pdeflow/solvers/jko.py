@@ -273,6 +273,7 @@ class JKO:
             })
         elif self.bfm:
             out["solver"] = "bfm"
+            out["floor_stops"] = int(self.engine.floor_stops)  # steps ended at the noise floor
         else:
             out.update({
                 "n_quantiles": int(self.options["n_quantiles"]),
