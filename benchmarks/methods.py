@@ -296,7 +296,7 @@ def case_jko_2d(n: int, tau: float = 0.1, dense_cells: int = 4096, log_iteration
     problem = pf.problems.fokker_planck(grid, pf.gaussian(grid, (1.0, 0.0), 0.5), V=V, D=1.0)
     with warnings.catch_warnings():  # 32²: ε/(4τ) = 0.24 D; the timing is what counts here
         warnings.simplefilter("ignore", UserWarning)
-        engine = jko.make_stepper(problem, 1.0, tau=tau).engine
+        engine = jko.make_stepper(problem, 1.0, tau=tau, solver="entropic").engine
     rho0 = problem.rho0.copy()
 
     def pdeflow_step():
