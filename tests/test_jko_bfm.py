@@ -194,7 +194,11 @@ def test_solver_options_are_checked():
     with pytest.raises(pf.PdeflowError, match="solver must be one of"):
         pf.solve(heat, 0.1, method="jko", solver="sinkhorn", progress=False)
     with pytest.raises(pf.PdeflowError, match="epsilon applies to solver='entropic'"):
-        pf.solve(heat, 0.1, method="jko", epsilon=0.1, progress=False)
+        pf.solve(heat, 0.1, method="jko", solver="bfm", epsilon=0.1, progress=False)
+    # epsilon alone asks for the entropic step (so do runs stored before the bfm default)
+    with pytest.warns(UserWarning, match="epsilon/"):  # ε/(4τ) = 2.5 D: the blur warning
+        traj = pf.solve(heat, 0.05, method="jko", tau=0.05, epsilon=0.5, snapshots=2, progress=False)
+    assert traj.meta["solver"] == "entropic" and traj.meta["epsilon"] == 0.5
     grid3 = pf.Grid([(-4.0, 4.0)] * 3, 6)
     heat3 = pf.problems.heat(grid3, pf.gaussian(grid3, (0.0, 0.0, 0.0), 0.5))
     with pytest.raises(pf.PdeflowError, match="2D grids"):

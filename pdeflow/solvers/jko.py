@@ -27,7 +27,8 @@ tau : float
     JKO step (default ``t_end / 100``). ``advance`` takes steps of ``tau`` and shortens the last
     one to land on the snapshot time exactly.
 solver : "bfm" | "entropic" (2D)
-    The 2D step: back-and-forth (default in 2D) or entropic (the only one in 3D).
+    The 2D step: back-and-forth (default in 2D) or entropic (the only one in 3D; also the
+    default when ``epsilon`` is given, as in runs stored before the back-and-forth default).
 tol : float
     1D: Newton stopping rule, correction below ``tol`` in relative W2 size (default 1e-10).
     2D entropic: marginal error ‖π1 − prox‖₁/M below ``tol`` (default 1e-9).
@@ -119,7 +120,9 @@ def make_stepper(problem, t_end: float, **options):
             problem, opts["n_quantiles"], opts["tol"], opts["max_iter"], opts["spacing"]
         )
     else:
-        solver = options.get("solver") or ("bfm" if grid.ndim == 2 else "entropic")
+        # epsilon names the entropic step (and runs stored before the back-and-forth default)
+        entropic = grid.ndim != 2 or options.get("epsilon") is not None
+        solver = options.get("solver") or ("entropic" if entropic else "bfm")
         if solver not in SOLVERS:
             raise PdeflowError(f"jko option solver must be one of {SOLVERS}, got {solver!r}")
         if solver == "bfm" and grid.ndim != 2:
@@ -267,6 +270,7 @@ class JKO:
         if self.entropic:
             eps = self.engine.epsilon
             out.update({
+                "solver": "entropic",
                 "epsilon": eps,
                 "blur": float(np.sqrt(eps)),
                 "entropic_diffusion": eps / (4 * self.tau),
