@@ -58,9 +58,8 @@ applied to ψ). This exact maximisation over the constants is part of the ascent
 correction afterwards: every iterate, and so the returned density ρ_{k+1} = δU*(φ), has the
 mass M = ∫ρ_k to round-off. The constant mode of P is then immaterial.
 
-Stopping rule. The ascent converges sublinearly in its slowest modes, and the relative L¹
-residuals of the optimality conditions, ‖T_φ#μ − ρ‖₁/M and ‖μ − S_ψ#ρ‖₁/M (their means
-removed: the Jacobian formula conserves mass only to O(dx²)), have a floor of the
+Stopping rule. The relative L¹ residuals of the optimality conditions, ‖T_φ#μ − ρ‖₁/M and
+‖μ − S_ψ#ρ‖₁/M (their means removed: the Jacobian formula conserves mass only to O(dx²)), have a floor of the
 discretisation's size (measured at the exact Gaussian heat step, τ = 0.05: 5e-3 at 64²,
 1.6e-3 at 128²), so they are reported, not used to stop. The step stops when the dual I(ψ)
 rose, over the last back-and-forth iteration, by at most ``tol`` times its rise over the whole
@@ -103,8 +102,7 @@ HALVINGS = 6                       # by its whole predicted rise after HALVINGS 
 WEIGHT_FLOOR = 1e-4                # entropy: P's weight w² = μ/max μ + WEIGHT_FLOOR
 FALLS, FLOOR_RESIDUAL = 3, 0.2     # the grid dual's noise floor: see "Stopping rule"
 MIN_STEP = 1e-8                    # a step σ below this stalls the ascent: an error
-
-BETA_LOW, BETA_HIGH = 0.1, 0.9   # Goldstein band for the ratio gain / predicted gain
+BETA_LOW, BETA_HIGH = 0.1, 0.9     # Goldstein band for the ratio gain / predicted gain
 
 
 class BackAndForthJKO:
@@ -115,7 +113,7 @@ class BackAndForthJKO:
     problem : Problem
         On a 2D grid (walls or periodic per axis), with U = D ρ log ρ or D ρ^m/(m − 1), D > 0.
     tol, max_iter : float, int
-        Relative L¹ residual stopping rule and iteration cap per step (module docstring).
+        Relative dual-increment stopping rule and iteration cap per step (module docstring).
 
     Attributes
     ----------
@@ -218,7 +216,7 @@ class BackAndForthJKO:
 
     # -- one JKO step --------------------------------------------------------------------------------
     def step(self, tau: float, t: float) -> tuple[int, float]:
-        """ρ ← the JKO step from ρ; returns (iterations, largest relative L¹ residual)."""
+        """ρ ← the JKO step from ρ; returns (iterations, the final relative dual increment)."""
         grid, cell = self.grid, self.cell
         (hx, hy), (px, py) = grid.dx, grid.periodic
         mu = self.rho
