@@ -30,7 +30,7 @@ is ≈ τ(−∇·μ∇) and whose energy part is the multiplication by ∂ρ/�
 
 spectrally close to (−τ∇·μ∇ + μ/D)⁻¹ wherever μ > 10⁻⁴ μ_max (the difference is the
 multiplication by τ μ^{1/2}Δμ^{1/2}), so that σ = 1 is the natural step for every mode, the
-wide ones (a Gaussian's variance) included: 9–20 iterations per step where the unweighted
+wide ones (a Gaussian's variance) included: 8–22 iterations per step where the unweighted
 (τ μ_max (−Δ) + θ)⁻¹ took hundreds (measured; its tail converges sublinearly). The floor keeps
 the far tails, where the Jacobian formula's relative error is O(1), from large updates.
 
