@@ -24,6 +24,7 @@ import contextlib
 import errno
 import json
 import os
+import uuid
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +36,7 @@ from ._h5 import IO_ERRORS, _damaged, _open, _readable, _reason, _space_left, ch
 from ._h5 import check_unlocked as check_unlocked  # the command line imports it from here
 from .errors import StorageError
 from .grid import Grid
+from .stored_frames import StoredFrames
 from .trajectory import FAILED, RUNNING, Trajectory
 from .xdmf import write_xdmf
 
@@ -86,6 +88,7 @@ class RunWriter:
             root["problem"] = _json(problem)
             self.group = self.file.create_group(group)
             self.group.attrs["method"] = method
+            self.group.attrs["run_id"] = self.run_id = uuid.uuid4().hex
             self.group.attrs["options"] = _json(options)
             self.group.attrs["status"] = RUNNING
             self.group.attrs["problem"] = _json(problem)
@@ -135,6 +138,7 @@ class RunWriter:
             self.file.close()
             raise StorageError(f"{path} has no run '{group}' to resume")
         self.group = self.file[group]
+        self.run_id = str(self.group.attrs["run_id"]) if "run_id" in self.group.attrs else None
         self.time = self.group["time"]
         self.grid = None
         if "bounds" in self.group.attrs:
@@ -182,6 +186,15 @@ class RunWriter:
         for k, dname in enumerate(dims, start=1):
             ds.dims[k].attach_scale(g[dname])
         return ds
+
+    def frames(self, name: str) -> StoredFrames:
+        """An empty on-disk view of field ``name``, counting the frames :meth:`append` stores
+        (what a trajectory streamed to this file holds instead of the arrays)."""
+        return StoredFrames(self.path, self.group_name, name, 0, self.run_id, self.open_group)
+
+    def open_group(self) -> h5py.Group | None:
+        """The run's group while this writer holds the file open, else None."""
+        return self.group if self.file.id.valid else None
 
     def set_static(self, name: str, value: np.ndarray) -> None:
         """A per-run array that does not change with time (particle weights)."""
@@ -390,10 +403,12 @@ def _read_run(g: h5py.Group) -> Trajectory:
     elif "triangles" in g:
         grid = _read_mesh(g)
     frames = {}
+    run_id = str(attrs["run_id"]) if "run_id" in attrs else None
     for name, ds in g.items():  # density, position, and any observable field (time, ...)
         if (isinstance(ds, h5py.Dataset) and ds.ndim >= 2 and ds.dims[0]
                 and ds.dims[0][0].name.endswith("/time")):
-            frames[name] = [ds[k] for k in range(min(n, ds.shape[0]))]
+            # left on disk: read frame by frame (see StoredFrames)
+            frames[name] = StoredFrames(g.file.filename, g.name, name, min(n, ds.shape[0]), run_id)
     n = min([n] + [len(v) for v in frames.values()])
     diagnostics = {}
     skip = {"time", "density", "position", "weight", "x", "y", "z", "particle", "dim"}
@@ -404,7 +419,7 @@ def _read_run(g: h5py.Group) -> Trajectory:
             diagnostics[name] = ds[:n]
     meta = {}
     for key, value in attrs.items():
-        if key in ("method", "status", "bounds", "periodic", "checkpoint"):
+        if key in ("method", "status", "bounds", "periodic", "checkpoint", "run_id"):
             continue
         if isinstance(value, str) and value[:1] in "{[":
             try:

@@ -115,6 +115,9 @@ def solve(
             store, name, method=method, grid=trajectory.grid, problem=problem.describe(),
             options=trajectory.meta["options"], overwrite=overwrite,
         )
+        trajectory.frame_store = writer.frames  # frames stay on disk, read back when asked for
+    else:
+        check_memory(stepper, len(times))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         return driver.run(stepper, trajectory, times, writer=writer, progress=progress,
@@ -125,6 +128,8 @@ def _resume(problem, t_end, method, times, store, name, progress, options) -> Tr
     writer = RunWriter.reopen(store, name)
     try:
         previous = _read_run(writer.group)
+        for frames in previous.frames.values():
+            frames.live = writer.open_group  # read through the writer's handle while it is open
         previous.status = writer.previous_status  # reopen marked it running
         n = writer.n
         if previous.method != method:
@@ -164,7 +169,7 @@ def _resume(problem, t_end, method, times, store, name, progress, options) -> Tr
                      overwrite=True, progress=progress, **stored)
     trajectory = Trajectory(
         method=method, grid=previous.grid, times=previous.times[:n],
-        frames={k: list(v[:n]) for k, v in previous.frames.items()},
+        frames={k: v[:n] for k, v in previous.frames.items()}, frame_store=writer.frames,
         diagnostics={k: v[:n] for k, v in previous.diagnostics.items()},
         meta={**previous.meta, "resumed_from": float(previous.times[n - 1])},
         weights=previous.weights,
@@ -173,6 +178,35 @@ def _resume(problem, t_end, method, times, store, name, progress, options) -> Tr
         warnings.simplefilter("ignore", category=RuntimeWarning)
         return driver.run(stepper, trajectory, times[n - 1:], writer=writer, progress=progress,
                           resumed=True, observe=getattr(problem, "observe", None))
+
+
+def check_memory(stepper, snapshots: int, available: int | None = None) -> None:
+    """Refuse, before the run, one without a store whose frames would not fit in memory: the
+    stepper's fields at t = 0 times ``snapshots``, against 80 % of the available memory."""
+    frame = sum(np.asarray(v).nbytes for v in stepper.fields().values())
+    available = _available_memory() if available is None else available
+    need = frame * snapshots
+    if available is not None and need > 0.8 * available:
+        raise PdeflowError(
+            f"{snapshots} snapshots of {frame / 2**20:.4g} MiB would hold {need / 2**30:.3g} GiB in "
+            f"memory, more than the {available / 2**30:.3g} GiB available; pass store='run.h5' to "
+            "keep the frames on disk (read back one at a time), or take fewer snapshots"
+        )
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux: MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _snapshot_times(snapshots, t_end: float) -> np.ndarray:

@@ -140,9 +140,11 @@ class _Observed:
 
 
 def _record(stepper, trajectory: Trajectory, writer) -> None:
+    """One snapshot: into the file first, then into the trajectory (which, for a run with a
+    store, only counts the frame: it reads frames back from the file)."""
     fields = stepper.fields()
     diagnostics = stepper.diagnostics()
-    trajectory.append(stepper.t, fields, diagnostics)
     if writer is not None:
         checkpoint = stepper.checkpoint() if hasattr(stepper, "checkpoint") else None
         writer.append(stepper.t, fields, diagnostics, checkpoint=checkpoint)
+    trajectory.append(stepper.t, fields, diagnostics)

@@ -77,7 +77,7 @@ def test_resume_of_a_method_without_restore_starts_it_again(tmp_path, capsys):
     args = ["run", "heat", "--cells", "40", "--t-end", "0.05", "--methods", "jko", "--out",
             str(path), "--no-plot", "--quiet"]
     assert main(args) == 0
-    reference = pf.load(path)["jko"]
+    reference = pf.load(path)["jko"].in_memory()  # the run is rewritten below
     with h5py.File(path, "a") as f:  # as a run killed after snapshot 4
         f["jko"].attrs["status"] = "running"
         for ds in f["jko"].values():
