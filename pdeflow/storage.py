@@ -42,6 +42,7 @@ from .xdmf import write_xdmf
 
 COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 MIN_FREE = 1 << 20  # bytes a snapshot leaves free on the disk, for the run's final status
+MAX_CHUNK = 4 << 20  # bytes of a frame chunk (larger frames are chunked in slabs along their first axis)
 
 
 def _version() -> str:
@@ -180,7 +181,7 @@ class RunWriter:
                 dims.append(dname)
         ds = g.create_dataset(
             name, (0, *value.shape), maxshape=(None, *value.shape), dtype="f8",
-            chunks=(1, *value.shape), **COMPRESSION,
+            chunks=_frame_chunks(value.shape), **COMPRESSION,
         )
         ds.dims[0].attach_scale(self.time)
         for k, dname in enumerate(dims, start=1):
@@ -294,6 +295,15 @@ class RunWriter:
                 f"recording the status {status!r} of run '{self.group_name}' in {self.path} failed "
                 f"({_reason(error)}); its snapshots stay readable, the run reads as not finished"
             ) from error
+
+
+def _frame_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """One frame per chunk, or a slab of it along its first axis where a frame is larger than
+    :data:`MAX_CHUNK`: the compression filters hold two chunk-sized buffers while a chunk is
+    written, so a whole 256³ frame per chunk would cost 256 MiB of memory at every snapshot."""
+    row = 8 * int(np.prod(shape[1:], dtype=np.int64))
+    rows = int(min(shape[0], max(1, MAX_CHUNK // max(row, 1)))) if shape else 1
+    return (1, rows, *shape[1:]) if shape else (1,)
 
 
 # -- resume checkpoints ---------------------------------------------------------------------------

@@ -102,3 +102,12 @@ def test_frames_that_would_not_fit_in_memory_are_refused_before_the_run():
     check_memory(stepper, 100, available=2 * 100 * frame)  # fits
     with pytest.raises(pf.PdeflowError, match=r"pass store='run.h5' to keep the frames on disk"):
         check_memory(stepper, 100, available=100 * frame)
+
+
+def test_large_frames_are_chunked_in_slabs():
+    from pdeflow.storage import MAX_CHUNK, _frame_chunks
+
+    assert _frame_chunks((40, 32)) == (1, 40, 32)  # small frames: one chunk per frame
+    assert _frame_chunks((256, 256, 256)) == (1, 8, 256, 256)  # 4 MiB slabs of a 128 MiB frame
+    rows = _frame_chunks((10_000_000, 3))[1]
+    assert rows * 3 * 8 <= MAX_CHUNK < (rows + 1) * 3 * 8

@@ -127,7 +127,8 @@ class FiniteVolume:
         # work arrays (the SSP-RK3 stages), allocated once
         self.stage1 = np.zeros(grid.shape)
         self.stage2 = np.zeros(grid.shape)
-        self.phi = np.zeros(grid.shape)  # Φ = V + W*ρ at the last prepared ρ
+        # Φ = V + W*ρ at the last prepared ρ (without an interaction Φ is V: no array)
+        self.phi = np.zeros(grid.shape) if self.energy.has_interaction else None
         self.high_cells = 0  # cells of the last explicit step not below blowup_density
         # what the kernels take: per-axis constants, the flux's data at the last ρ
         self.periodic = np.array(grid.periodic, dtype=np.bool_)
@@ -176,7 +177,7 @@ class FiniteVolume:
             if not self.energy.has_interaction:
                 self.static_limit = step_limit
                 if _uniform(self.weights, self.periodic):
-                    self.flux_data = None
+                    self.flux_data = self.weights = None  # plain diffusion: free the weights
             return step_limit
         phi = self.energy.drift_potential(rho, out=self.phi)
         xi = phi if self.power_law is None else phi + self.power_law.first_variation(rho)
