@@ -27,6 +27,11 @@ tol : float
     2D: marginal error ‖π1 − prox‖₁/M below ``tol`` (default 1e-9).
 max_iter : int
     Iterations per step before giving up (default 100 Newton, 20000 Sinkhorn).
+scheme : "jko" | "bdf2" (1D)
+    "jko": the minimizing movement (implicit Euler in W2, first order in τ). "bdf2": the
+    variational BDF2 of Matthes and Plazotta, ρ_{k+1} = argmin E + W2²(·, ρ_k)/τ
+    − W2²(·, ρ_{k−1})/(4τ) (variable-step form for the shortened last step), second order in τ;
+    the first step after each snapshot is a JKO step.
 n_quantiles : int (1D)
     Lagrangian cells (default max(1000, 4 × grid cells); 1000 with interactions, whose pair
     sums cost O(N²) per iteration).
@@ -62,8 +67,9 @@ from . import register
 from ._jko_entropic import EntropicJKO
 from ._jko_lagrangian import LagrangianJKO
 
-KNOWN = ("tau", "tol", "max_iter", "n_quantiles", "spacing", "epsilon")
-ONLY_1D = ("n_quantiles", "spacing")
+KNOWN = ("tau", "tol", "max_iter", "n_quantiles", "spacing", "epsilon", "scheme")
+ONLY_1D = ("n_quantiles", "spacing", "scheme")
+SCHEMES = ("jko", "bdf2")
 ONLY_2D = ("epsilon",)
 
 
@@ -102,10 +108,16 @@ def make_stepper(problem, t_end: float, **options):
             "n_quantiles": int(_positive(options.get("n_quantiles"), "n_quantiles", default_quantiles)),
             "spacing": options.get("spacing") or "graded",
         }
+        scheme = options.get("scheme") or "jko"
+        if scheme not in SCHEMES:
+            raise PdeflowError(f"jko scheme must be one of {SCHEMES}, got {scheme!r}")
+        if scheme != "jko":
+            opts["scheme"] = scheme  # (absent for plain JKO: stored options stay as before)
         if opts["n_quantiles"] < 2:
             raise PdeflowError(f"n_quantiles must be >= 2, got {opts['n_quantiles']}")
         engine = LagrangianJKO(
-            problem, opts["n_quantiles"], opts["tol"], opts["max_iter"], opts["spacing"]
+            problem, opts["n_quantiles"], opts["tol"], opts["max_iter"], opts["spacing"],
+            bdf2=scheme == "bdf2",
         )
     else:
         opts = {
