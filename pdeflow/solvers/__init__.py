@@ -93,6 +93,12 @@ def solve(
         raise PdeflowError(
             f"unknown method '{method}'; available: {', '.join(sorted(_METHODS))}"
         )
+    metric = getattr(problem, "metric", None)
+    if method != "fv" and metric is not None and (metric.reaction or not metric.transport):
+        raise PdeflowError(
+            f"method {method!r} solves Wasserstein gradient flows; a {type(metric).__name__} "
+            "flow runs with method='fv'"
+        )
     t_end = float(t_end)
     if not np.isfinite(t_end) or t_end <= 0:
         raise PdeflowError(f"t_end must be a positive number, got {t_end}")

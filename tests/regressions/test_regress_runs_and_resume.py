@@ -25,7 +25,7 @@ def test_method_options_named_like_solve_arguments_are_refused():
     assert str(err.value) == ("s.toml: ['t_end'] in [jko] are not jko options; set t_end and "
                               "snapshots in [run], the output file on the command line")
     with pytest.raises(pf.PdeflowError, match=r"unknown jko option\(s\) \['taus'\] in \[jko\]; known: "
-                                              "epsilon, max_iter, n_quantiles, spacing, tau, tol"):
+                                              "epsilon, max_iter, n_quantiles, scheme, spacing, tau, tol"):
         validate_spec(_heat_spec(taus=0.1))
 
 
