@@ -19,7 +19,7 @@ import threading
 import numpy as np
 
 from .grid import Grid
-from .kernels import RadialKernel
+from .kernels import RadialKernel, kernel_on_cells
 
 
 class GridConvolution:
@@ -84,6 +84,8 @@ class GridConvolution:
         return arrays
 
     def _kernel_on_offsets(self, kernel: RadialKernel) -> np.ndarray:
+        """k averaged over the cell at each offset of the (padded) grid: see
+        :func:`~pdeflow.kernels.kernel_on_cells`."""
         displacements = []
         for n_pad, n, h, periodic in zip(
             self.padded, self.grid.shape, self.grid.dx, self.grid.periodic, strict=True
@@ -94,13 +96,7 @@ class GridConvolution:
             else:
                 o = np.where(o < n, o, o - n_pad)
             displacements.append(o * h)
-        mesh = np.meshgrid(*displacements, indexing="ij", sparse=True)
-        r = np.sqrt(sum(m**2 for m in mesh))
-        values = np.empty(r.shape)
-        nonzero = r > 0
-        values[nonzero] = kernel(r[nonzero])
-        values[~nonzero] = kernel.cell_average_at_origin(self.grid.dx)
-        return values
+        return kernel_on_cells(kernel, displacements, self.grid.dx)
 
     def _convolve(self, rho: np.ndarray) -> np.ndarray:
         """``W * rho`` as a view into this thread's output work array (overwritten by its next
