@@ -24,8 +24,8 @@ drift at close to the exact speed once the cells are fine enough; particles and 
 
     python examples/grid_pinning.py [--out grid_pinning.png] [--short]
 
-``--short`` (about 30 s on two cores): fv on 50 and 100 cells, t ≤ 8. The default adds 200
-cells and runs to t = 16 (several minutes).
+``--short`` (15 s of CPU, under a minute on two busy cores): fv on 50 and 100 cells, t ≤ 8.
+The default adds 200 cells and runs to t = 16 (a few minutes).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def centres(method: str, grid: pf.Grid, rho0: np.ndarray, eps: float, t_end: flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="grid_pinning.png")
-    parser.add_argument("--short", action="store_true", help="coarse grids, t <= 8 (~30 s)")
+    parser.add_argument("--short", action="store_true", help="coarse grids, t <= 8 (15 s of CPU)")
     args = parser.parse_args()
     eps = 0.005
     t_end, cells = (8.0, (50, 100)) if args.short else (16.0, (50, 100, 200))
@@ -102,9 +102,9 @@ def main() -> None:
     grid, rho = relaxed_bumps(cells[-1])
     grid, rho = pf.Grid([(-BOX, BOX)], 8 * cells[-1]), np.repeat(rho, 8)
     start = time.perf_counter()
-    runs["particles (blob), N = 400"] = (
-        *centres("particles", grid, rho, eps, t_end, snapshots, n_particles=400, seed=0,
-                 blob_width=0.08),
+    runs["particles (blob), N = 300"] = (
+        *centres("particles", grid, rho, eps, t_end, snapshots, n_particles=300, seed=0,
+                 blob_width=0.1),
         time.perf_counter() - start)
     start = time.perf_counter()
     runs["1D JKO (Lagrangian), τ = 0.2"] = (
