@@ -1,7 +1,9 @@
 """Grid convolutions ``(W * rho)_i = Σ_j W(x_i - x_j) rho_j |cell|`` by FFT.
 
 Walled axes are zero-padded to twice their length (free-space convolution, no wrap-around);
-periodic axes wrap with the minimum-image distance. The kernel's transform is computed once per
+periodic axes wrap with the minimum-image distance. The weight of each offset is the kernel's
+average over that cell (:func:`~pdeflow.kernels.kernel_on_cells`: exact for a piecewise-constant
+ρ, finite for integrable singular kernels); the kernel's transform is computed once per
 (grid, kernel).
 
 The transform runs one axis at a time into work arrays allocated once per thread (``numpy.fft``
