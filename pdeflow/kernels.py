@@ -102,11 +102,18 @@ class RadialKernel:
         self._derivative = derivative
         self._cell_average = cell_average
         self.name = name
-        with np.errstate(all="ignore"):
-            self.singular = not bool(np.isfinite(self(np.zeros(1))[0]))  # k(0) infinite
+        self.singular = not np.isfinite(self._value_at_zero())  # e.g. −log r: k(0) = ∞
 
     def __call__(self, r: np.ndarray) -> np.ndarray:
         return np.asarray(self._value(np.asarray(r, dtype=float)), dtype=float)
+
+    def _value_at_zero(self) -> float:
+        """k(0), or NaN where k cannot be evaluated there (grids never ask a singular kernel)."""
+        try:
+            with np.errstate(all="ignore"):
+                return float(self(np.zeros(1))[0])
+        except (ArithmeticError, ValueError):
+            return np.nan
 
     def derivative(self, r: np.ndarray) -> np.ndarray:
         """``k'(r)``; a central difference with step 1e-6·max(r, 1) when none was given."""
