@@ -92,7 +92,7 @@ def test_particles_keep_count_weights_mass_and_stay_in_the_box(spec, t_end):
                      progress=False, max_steps=MAX_STEPS, **options)
         except pf.PdeflowError as err:
             assert "max_steps" in str(err)
-        traj = pf.load(path)["particles"]
+        traj = pf.load(path)["particles"].in_memory()  # the file goes with the directory
     assert traj.status in ("finished", "failed") and len(traj) >= 1
     N, d = options["n_particles"], grid.ndim
     mass = grid.integrate(problem.rho0)

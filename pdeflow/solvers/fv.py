@@ -18,10 +18,9 @@ Time stepping:
 - ``scheme="implicit"``: linearly implicit Euler, (I − dt L[ρⁿ]) ρⁿ⁺¹ = ρⁿ with the nonlinear
   coefficients frozen at ρⁿ, an M-matrix with unit column sums (positive and conservative at
   every dt, by construction), the step halved where the energy would rise
-  (:mod:`pdeflow.solvers.fv_implicit`). Its spatial operator is the explicit path's for
-  ρ log ρ (SG) and for no U (CCH); for ρ^m it is SG with a lagged face diffusivity, which keeps
-  the degenerate diffusion implicit but is first-order upwind where P'(ρ) → 0 under a drift.
-  The run records both (``spatial_scheme``, ``time_scheme``).
+  (:mod:`pdeflow.solvers.fv_implicit`). Its spatial operator is the explicit path's (SG, or
+  CCH with the velocity and limiter frozen at ρⁿ). The run records both (``spatial_scheme``,
+  ``time_scheme``).
 
 Both schemes are conservative in flux form (mass to round-off) and treat walls as no-flux.
 """
