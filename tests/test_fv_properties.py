@@ -73,6 +73,14 @@ def test_explicit_step_equals_the_forward_euler_positivity_limit():
     heat = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5), D=0.7)
     traj = pf.solve(heat, t_end=0.1, snapshots=2, progress=False, cfl=0.9)
     assert traj.meta["dt_max"] == pytest.approx(0.9 * h**2 / (2 * 0.7), rel=1e-12)
+    # a uniform drift V = a x: every face has δ = a h / D, and the larger weight B(−δ) = B(δ) + δ
+    # (against the drift) sets the limit h² / (2 D B(−δ))
+    a, D = 2.0, 0.7
+    delta = a * h / D
+    drift = pf.problems.fokker_planck(grid, pf.gaussian(grid, 0.0, 0.5), V=lambda x: a * x, D=D)
+    traj = pf.solve(drift, t_end=0.1, snapshots=2, progress=False, cfl=0.9)
+    b_minus = delta / np.expm1(delta) + delta
+    assert traj.meta["dt_max"] == pytest.approx(0.9 * h**2 / (2 * D * b_minus), rel=1e-12)
     transport = pf.problems.aggregation_diffusion(
         grid, pf.gaussian(grid, 0.0, 0.3), pf.FreeEnergy(pf.Potential(lambda x: -0.5 * x**2)))
     traj = pf.solve(transport, t_end=0.1, snapshots=2, progress=False, cfl=0.9)
