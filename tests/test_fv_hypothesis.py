@@ -63,6 +63,13 @@ def test_mass_positivity_and_energy_for_random_problems(case, t_end):
     assert traj.status == "finished"
     assert np.abs(traj.mass / traj.mass[0] - 1).max() <= 1e-12
     assert traj.diagnostics["min_density"].min() >= 0.0
+    if scheme == "explicit":
+        # positivity comes from the step bound; rejecting a negative stage is the backstop. The
+        # bound covers the first stage exactly, the later two lag the face weights by a stage:
+        # measured no rejection in 250 random explicit runs (nightly profile); allowed: one, or
+        # 2 % of the steps (a bound 4x too large rejects every step that it limits)
+        steps, rejected = traj.meta["steps"], traj.meta["rejected_steps"]
+        assert rejected <= max(1, 0.02 * steps), (rejected, steps)
     if scheme == "explicit":  # the explicit steps within the CFL limit dissipate energy
         scale = max(1.0, np.abs(traj.energy).max())
         assert np.diff(traj.energy).max() <= 1e-10 * scale, np.diff(traj.energy)
