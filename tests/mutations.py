@@ -57,6 +57,8 @@ PARTICLES = (  # the whole file takes ~100 s; these tests check the numbers of t
 JKO = "tests/test_jko.py"
 FEM = "tests/test_fem.py"
 FV_FAST = (KERNELS, FV_CONV, FV_PROP)
+FV_IMPLICIT = "pdeflow/solvers/fv_implicit.py"
+IMPLICIT = ("tests/test_fv_implicit.py", "tests/test_fv_time_order.py")
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,12 @@ MUTANTS: list[Mutant] = [
     Mutant("sg-bernoulli-exact", FV_KERNELS, "        return z * e / (1.0 - e)\n",
            "        return 1.01 * z * e / (1.0 - e)\n",
            "B(z) for z > 1: ×1.01", FV_FAST),
-    Mutant("sg-weight-minus", FV_KERNELS, "        w_plus[c] = bd\n        w_minus[c] = bd + delta\n",
-           "        w_plus[c] = bd\n        w_minus[c] = bd + 1.01 * delta\n",
-           "SG weight B(−δ) = B(δ) + δ → B(δ) + 1.01 δ (drift 1 % too strong)", FV_FAST),
+    Mutant("sg-weight-minus", FV_KERNELS,
+           "        bd = _bernoulli_series(abs(delta))\n        w_plus[c] = bd + max(-delta, 0.0)\n"
+           "        w_minus[c] = bd + max(delta, 0.0)\n",
+           "        bd = _bernoulli_series(abs(delta))\n        w_plus[c] = bd + max(-delta, 0.0)\n"
+           "        w_minus[c] = bd + 1.01 * max(delta, 0.0)\n",
+           "SG weight B(−δ) = B(|δ|) + δ⁺ → B(|δ|) + 1.01 δ⁺ (drift 1 % too strong)", FV_FAST),
     Mutant("sg-delta-sign", FV_KERNELS,
            "        delta = (right[c] - left[c]) * inv_D\n        bd = _bernoulli_series",
            "        delta = (left[c] - right[c]) * inv_D\n        bd = _bernoulli_series",
@@ -237,18 +242,41 @@ MUTANTS: list[Mutant] = [
     Mutant("fem-drift-sign", "pdeflow/solvers/_fem_forms.py",
            "    dphi = phi[j] - phi[i]\n", "    dphi = phi[i] - phi[j]\n",
            "FEM edge SG flux: δ sign flipped (drift reversed)", (FEM,)),
-    # -- the implicit step (owned by the lead; written against the code on this branch) -------------
-    # Expected to survive, since the step clips and rescales its result; on this branch both die
-    # in test_convergence_to_gibbs_state_in_long_time (the solver that never moves never relaxes;
-    # the skewed operator has another stationary state). Update the snippets after the rewrite.
-    Mutant("implicit-never-moves", FV, "        x = np.maximum(solve(b), 0.0)\n",
-           "        x = np.maximum(b.copy(), 0.0)\n",
-           "implicit Euler returns the old density (the solver never moves)",
-           (FV_PROP, FV_CONV)),
-    Mutant("implicit-off-diagonal", FV, "            vals += [-out_left, out_right, out_left, -out_right]\n",
-           "            vals += [-out_left, out_right, 1.01 * out_left, -out_right]\n",
-           "implicit operator: one off-diagonal ×1.01 (column sums no longer zero)",
-           (FV_PROP, FV_CONV)),
+    # -- the implicit step, the reaction step, the diagnostics, the 1D BDF2 step --------------------
+    Mutant("implicit-never-moves", FV_IMPLICIT,
+           "            rho_new = self._solver(dt)(fv.rho.ravel()).reshape(fv.grid.shape)\n",
+           "            rho_new = fv.rho.copy()\n",
+           "implicit Euler returns the old density (the solver never moves)", IMPLICIT),
+    Mutant("implicit-off-diagonal", FV_IMPLICIT,
+           "            vals += [-g_left, g_right, g_left, -g_right]\n",
+           "            vals += [-g_left, g_right, 1.01 * g_left, -g_right]\n",
+           "implicit operator: one off-diagonal ×1.01 (column sums no longer zero)", IMPLICIT),
+    Mutant("implicit-no-energy-control", FV_IMPLICIT,
+           "            if energy_after <= energy_before + slack or not np.isfinite(energy_after):\n",
+           "            if True:\n",
+           "implicit step: every step accepted (no energy control)", IMPLICIT),
+    Mutant("implicit-first-order-cch", FV_IMPLICIT,
+           "            return np.maximum(u, 0.0) * theta_east / h, -np.minimum(u, 0.0) * theta_west / h\n",
+           "            return np.maximum(u, 0.0) / h, -np.minimum(u, 0.0) / h\n",
+           "implicit CCH operator without the reconstruction (first-order upwind)", IMPLICIT),
+    Mutant("drift-diffusion-weight", "pdeflow/solvers/drift_diffusion.py",
+           "    return upwind + np.where(positive, D * bernoulli_nonnegative(a), 0.0)\n",
+           "    return upwind + np.where(positive, 1.01 * D * bernoulli_nonnegative(a), 0.0)\n",
+           "implicit/FEM SG weight: diffusive part ×1.01", IMPLICIT + (FEM,)),
+    Mutant("reaction-decay", "pdeflow/solvers/fv_reaction.py",
+           "            decay = np.exp(-a * self.D * s)\n",
+           "            decay = np.exp(-1.01 * a * self.D * s)\n",
+           "Fisher–Rao entropy reaction: rate ×1.01", ("tests/test_metric.py",)),
+    Mutant("reaction-no-midpoint", "pdeflow/solvers/fv_reaction.py",
+           "            rest = self.rest(self.flow(rho, 0.5 * s, rest, mass))\n", "            pass\n",
+           "Fisher–Rao step: R frozen at the start, not the midpoint (first order)",
+           ("tests/test_metric.py",)),
+    Mutant("diagnostics-log-mean", "pdeflow/_grid_sums.py",
+           "        return (a - b) / (math.log(a) - math.log(b))\n", "        return 0.5 * (a + b)\n",
+           "dissipation: arithmetic instead of logarithmic face mean", ("tests/test_grid_sums.py",)),
+    Mutant("bdf2-coefficient", "pdeflow/solvers/_jko_lagrangian.py",
+           "        a = (1 + 2 * omega) / (1 + omega)\n", "        a = (1 + 2.2 * omega) / (1 + omega)\n",
+           "variational BDF2: the step weight (1 + 2ω)/(1 + ω) perturbed", ("tests/test_jko_bdf2.py",)),
 ]
 
 
