@@ -217,7 +217,7 @@ def _summary(name: str, traj) -> str:
 
 
 def _cmd_info(args) -> int:
-    from .storage import load
+    from .storage import comparisons, load
 
     runs = load(args.file)
     first = next(iter(runs.values()))
@@ -233,10 +233,7 @@ def _cmd_info(args) -> int:
         span = f"t = {times[0]:.4g} .. {times[-1]:.4g}" if len(times) else "no times"
         print(f"  snapshots {len(traj)} ({span}), wall time {traj.wall_time:.3g} s")
         if traj.grid is not None:
-            g = traj.grid
-            walls = ["periodic" if p else "walls" for p in g.periodic]
-            bounds = " x ".join(f"[{a:g}, {b:g}]" for a, b in g.bounds)
-            print(f"  grid {' x '.join(map(str, g.shape))} cells on {bounds}, {', '.join(walls)}")
+            print(f"  {_describe_domain(traj.grid)}")
         mass = traj.diagnostics.get("mass")
         if mass is not None and len(mass) and mass[0] != 0:
             print(f"  mass drift     {np.max(np.abs(mass - mass[0])) / abs(mass[0]):.2e} (relative)")
@@ -244,7 +241,23 @@ def _cmd_info(args) -> int:
             if len(values):
                 print(f"  {key:<14} {np.min(values):.6g} .. {np.max(values):.6g}"
                       f" (first {values[0]:.6g}, last {values[-1]:.6g})")
+    for name, c in comparisons(args.file).items():
+        times = c["times"]
+        span = f"t = {times[0]:.4g} .. {times[-1]:.4g}" if len(times) else "no times"
+        print(f"[{name}] comparison of {', '.join(c['runs'])} at {len(times)} times ({span}); "
+              f"pairs {', '.join(c['pairs'])}")
+        print(f"  {c['method']}")
     return 0
+
+
+def _describe_domain(g) -> str:
+    """One line for the grid or the mesh a run lives on."""
+    bounds = " x ".join(f"[{a:g}, {b:g}]" for a, b in g.bounds)
+    if hasattr(g, "triangles"):  # a finite-element mesh
+        return (f"mesh {getattr(g, 'kind', 'user')}: {g.size} nodes, {g.n_triangles} triangles "
+                f"in {bounds}, h = {g.h:.3g}")
+    walls = ["periodic" if p else "walls" for p in g.periodic]
+    return f"grid {' x '.join(map(str, g.shape))} cells on {bounds}, {', '.join(walls)}"
 
 
 def _cmd_plot(args) -> int:

@@ -65,6 +65,7 @@ from .deposit import cic_density, particles_to_density
 from .errors import PdeflowError
 from .grid import Grid
 from .mesh import Mesh
+from .storage import COMPARISON
 from .trajectory import Trajectory
 from .wasserstein import (
     _p1_at_cell_centres,
@@ -203,14 +204,19 @@ class Comparison:
         return xr.Dataset(data, coords=coords, attrs={"method": self.method})
 
     def write(self, path) -> None:
-        """Write the tables to the group ``compare`` of the HDF5 file ``path`` (replacing it)."""
+        """Write the tables to the group ``compare`` of the HDF5 file ``path`` (replacing it).
+
+        The group is marked ``content = "comparison"``: the file's runs read back as before
+        (``pf.load``, ``pdeflow info/plot/compare``), and ``pdeflow info`` lists the comparison.
+        """
         import h5py
 
         with h5py.File(path, "a") as f:
             if "compare" in f:
                 del f["compare"]
             g = f.create_group("compare")
-            g.attrs["method"] = self.method
+            g.attrs["content"] = COMPARISON  # pf.load and pdeflow info/plot read it apart from the runs
+            g.attrs["w2_method"] = self.method
             g.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             g.attrs["grid"] = json.dumps(self.grid.to_dict())
             scales = {}

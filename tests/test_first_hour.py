@@ -1,0 +1,150 @@
+"""What a new user hits in the first hour (issue 17): finite-element files in ``pdeflow info``, a
+comparison stored next to the runs, ParaView's view of a 2D run, method checks before any run."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import pdeflow as pf
+from pdeflow.cli import main
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("pdeflow: error: ") and "internal error" not in lines[0], err
+    return lines[0]
+
+
+# -- pdeflow info on finite-element files ---------------------------------------------------------
+def test_info_describes_a_finite_element_run(tmp_path, capsys):
+    mesh = pf.Mesh.disk(radius=1.0, refine=2)
+    rho0 = pf.gaussian(mesh, mean=(0.3, 0.0), cov=0.05)
+    p = pf.problems.fokker_planck(mesh, rho0, V=lambda x, y: x**2 + y**2, D=1.0)
+    out = tmp_path / "disk.h5"
+    pf.solve(p, t_end=0.05, method="fem", snapshots=3, store=out, progress=False)
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "equation fokker_planck" in text and "[fem] method fem, status finished" in text
+    assert f"mesh disk: {mesh.size} nodes, {mesh.n_triangles} triangles" in text
+    assert main(["plot", str(out), "--out", str(tmp_path / "disk.png")]) == 0
+
+
+# -- a comparison stored in the file of its runs ----------------------------------------------------
+@pytest.fixture(scope="module")
+def ou_file(tmp_path_factory):
+    """The README's Ornstein–Uhlenbeck cross-check, small: fv and particles, then report.write."""
+    path = tmp_path_factory.mktemp("ou") / "ou.h5"
+    p = pf.problems.ornstein_uhlenbeck(pf.Grid([(-5.0, 5.0)], 100), mean=1.0, cov=0.3)
+    fv = pf.solve(p, 0.5, snapshots=3, store=path, progress=False)
+    pt = pf.solve(p, 0.5, snapshots=3, method="particles", n_particles=2000, seed=0, store=path,
+                  progress=False)
+    report = pf.compare(fv, pt, exact=p.exact)
+    report.write(path)
+    return path, report
+
+
+def test_a_stored_comparison_is_not_read_as_a_run(ou_file, tmp_path, capsys):
+    path, report = ou_file
+    runs = pf.load(path)
+    assert list(runs) == ["fv", "particles"]  # not "compare"
+    assert main(["info", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"{path}: 2 run(s), equation ornstein_uhlenbeck")
+    assert "not finished" not in text
+    assert "[compare] comparison of fv, particles, exact at 3 times" in text
+    assert main(["plot", str(path), "--out", str(tmp_path / "ou.png")]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(path), "--out", str(tmp_path / "ou_compare.png")]) == 0
+    assert "fv vs particles" in capsys.readouterr().out
+
+
+def test_comparisons_of_older_files_are_recognised(ou_file, tmp_path):
+    """Files written before the ``content`` mark: the compare group had ``method`` and no status."""
+    import h5py
+
+    path, _ = ou_file
+    old = tmp_path / "old.h5"
+    shutil.copy(path, old)
+    with h5py.File(old, "a") as f:
+        g = f["compare"]
+        g.attrs["method"] = g.attrs["w2_method"]
+        del g.attrs["content"], g.attrs["w2_method"]
+    assert list(pf.load(old)) == ["fv", "particles"]
+
+
+# -- ParaView: a 2D run opens in the X-Y plane --------------------------------------------------------
+@pytest.fixture(scope="module")
+def run_2d(tmp_path_factory):
+    """A 2D run on an anisotropic box, so that every axis has its own origin, spacing and count."""
+    path = tmp_path_factory.mktemp("xmf") / "run.h5"
+    grid = pf.Grid(bounds=[(-4.0, 4.0), (1.0, 3.0)], shape=(16, 10))
+    rho0 = pf.gaussian(grid, mean=(1.0, 1.6), cov=0.4)
+    pf.solve(pf.problems.heat(grid, rho0, D=0.1), 0.1, snapshots=3, store=path, progress=False)
+    return path, grid
+
+
+def test_2d_xdmf_declares_a_grid_in_the_xy_plane(run_2d):
+    """Parse the .xmf: a 3D co-rectilinear mesh one cell thick in Z (the slowest XDMF axis), and the
+    origin/spacing of ParaView's Y = pdeflow's x and ParaView's X = pdeflow's y."""
+    path, grid = run_2d
+    root = ET.parse(path.with_suffix(".xmf")).getroot()
+    steps = root.findall("./Domain/Grid/Grid")
+    assert len(steps) == 3
+    for step in steps:
+        topology = step.find("Topology")
+        assert topology.get("TopologyType") == "3DCoRectMesh"
+        assert topology.get("Dimensions").split() == ["2", "17", "11"]  # points Z, Y, X
+        geometry = step.find("Geometry")
+        assert geometry.get("GeometryType") == "ORIGIN_DXDYDZ"
+        origin, spacing = ([float(v) for v in item.text.split()] for item in geometry)
+        assert origin == [0.0, -4.0, 1.0]  # Z, Y (pdeflow x), X (pdeflow y)
+        assert spacing == pytest.approx([0.2, 0.5, 0.2])  # Z one cell of the smaller width
+        slab = step.find("Attribute/DataItem")
+        assert slab.get("Dimensions").split() == ["1", "16", "10"]
+
+
+def _vtk_xdmf_bounds(xmf, time: float):
+    """ParaView's XDMF reader (vtkXdmfReader, the "XDMF Reader" of ParaView 5.11) in VTK."""
+    vtk = pytest.importorskip("vtk", reason="VTK not installed: pip install vtk to check the "
+                                             ".xmf with ParaView's own XDMF reader")
+    reader = vtk.vtkXdmfReader()
+    reader.SetFileName(str(xmf))
+    reader.UpdateInformation()
+    reader.UpdateTimeStep(time)
+    image = reader.GetOutputDataObject(0)
+    from vtk.util.numpy_support import vtk_to_numpy
+
+    values = vtk_to_numpy(image.GetCellData().GetArray("density"))
+    return image.GetBounds(), image.GetDimensions(), values
+
+
+def test_2d_xdmf_opens_in_the_xy_plane_in_vtk(run_2d):
+    path, grid = run_2d
+    traj = pf.load(path)["fv"]
+    bounds, dims, values = _vtk_xdmf_bounds(path.with_suffix(".xmf"), float(traj.times[2]))
+    # X = pdeflow y on [1, 3], Y = pdeflow x on [-4, 4], Z one cell thick (width 0.2)
+    np.testing.assert_allclose(bounds, [1.0, 3.0, -4.0, 4.0, 0.0, 0.2], atol=1e-6)
+    assert dims == (11, 17, 2)
+    # VTK cell ids run X fastest: cell (i_X, i_Y) holds density[i_Y, i_X] of the last snapshot
+    np.testing.assert_allclose(values.reshape(16, 10), traj.density(2), rtol=1e-6)  # float32
+
+
+def test_2d_xdmf_in_pvpython(run_2d):
+    pvpython = shutil.which("pvpython")
+    if pvpython is None:
+        pytest.skip("pvpython (ParaView) is not installed; the .xmf is checked by parsing it "
+                    "and, where VTK is installed, with vtkXdmfReader")
+    path, _ = run_2d
+    xmf = str(path.with_suffix(".xmf"))
+    script = (f"from paraview.simple import *; r = XDMFReader(FileNames=[{xmf!r}]); "
+              "r.UpdatePipeline(); print(list(r.GetDataInformation().GetBounds()))")
+    out = subprocess.run([pvpython, "-c", script], capture_output=True, text=True, timeout=120)
+    bounds = [float(v) for v in out.stdout.strip().splitlines()[-1].strip("[]").split(",")]
+    np.testing.assert_allclose(bounds, [1.0, 3.0, -4.0, 4.0, 0.0, 0.2], atol=1e-6)
