@@ -33,7 +33,7 @@ def test_run_preset_writes_file_plot_and_summary(tmp_path, capsys):
     stdout = capsys.readouterr().out
     assert "fv" in stdout and "finished" in stdout and "11 snapshots" in stdout
     assert "mass drift" in stdout and "energy" in stdout and "wall" in stdout
-    assert f"wrote {out} and {tmp_path / 'ks.png'}" in stdout
+    assert f"wrote {out}, {tmp_path / 'ks.xmf'} and {tmp_path / 'ks.png'}" in stdout
     assert (tmp_path / "ks.png").stat().st_size > 10_000
     traj = pf.load(out)["fv"]
     assert traj.status == "finished"
@@ -102,7 +102,8 @@ def test_plot_and_presets_commands(tmp_path, capsys):
     assert main(["plot", str(out), "--out", str(tmp_path / "fig.png")]) == 0
     assert (tmp_path / "fig.png").stat().st_size > 10_000
     assert main(["presets"]) == 0
-    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]
+             if not line.lstrip().startswith("methods:")]
     assert names == ["heat", "fokker-planck", "porous-medium", "keller-segel", "keller-segel-blowup",
                      "mean-field"]
 

@@ -148,3 +148,98 @@ def test_2d_xdmf_in_pvpython(run_2d):
     out = subprocess.run([pvpython, "-c", script], capture_output=True, text=True, timeout=120)
     bounds = [float(v) for v in out.stdout.strip().splitlines()[-1].strip("[]").split(",")]
     np.testing.assert_allclose(bounds, [1.0, 3.0, -4.0, 4.0, 0.0, 0.2], atol=1e-6)
+
+
+# -- every method is checked against the problem before the first one runs ---------------------------
+def test_a_method_that_cannot_solve_the_problem_fails_before_any_run(tmp_path, capsys):
+    out = tmp_path / "pm.h5"
+    code = main(["run", "porous-medium", "--methods", "fv,particles,jko,fem", "--out", str(out)])
+    assert code == 2
+    line = _error_line(capsys)
+    assert "fem: method='fem' needs a problem on a pf.Mesh" in line and "nothing was run" in line
+    assert "methods that solve this problem: fv, jko, particles" in line
+    assert not out.exists() and not out.with_suffix(".xmf").exists()
+
+
+def test_solve_refuses_a_grid_method_on_a_mesh():
+    mesh = pf.Mesh.square(refine=2)
+    p = pf.problems.heat(mesh, pf.gaussian(mesh, mean=(0.5, 0.5), cov=0.05))
+    for method in ("fv", "particles", "jko"):
+        with pytest.raises(pf.PdeflowError, match=f"method='{method}' needs a problem on a pf.Grid"):
+            pf.solve(p, 0.01, method=method, progress=False)
+
+
+def test_presets_list_the_methods_that_solve_them(capsys):
+    assert main(["presets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    methods = {lines[k].split()[0]: lines[k + 1].split("methods:")[1].split(", ")
+               for k in range(0, len(lines), 2)}
+    assert [m.strip() for m in methods["porous-medium"]] == ["fv", "jko", "particles"]
+    assert [m.strip() for m in methods["mean-field"]] == ["fv", "particles"]  # low rank: no jko
+
+
+# -- presets as TOML, method options and the seed on the command line --------------------------------
+@pytest.mark.parametrize("name", ["heat", "keller-segel", "mean-field", "porous-medium"])
+def test_a_preset_exported_as_toml_reads_back_as_the_same_spec(name, tmp_path, capsys):
+    from pdeflow.spec import load_spec
+
+    assert main(["presets", name, "--toml"]) == 0
+    text = capsys.readouterr().out
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    exported = {k: v for k, v in load_spec(path).items() if v != {}}  # [fv] with options commented
+    assert exported == load_spec(name)
+    # uncommenting an option line gives a valid spec
+    option_lines = [line for line in text.splitlines() if line.startswith("# ") and " = " in line
+                    and "..." not in line]
+    assert option_lines
+    path.write_text(text.replace(option_lines[0], option_lines[0][2:]))
+    load_spec(path)
+
+
+def test_option_flags_reach_the_method_and_are_recorded(tmp_path, capsys):
+    out = tmp_path / "h.h5"
+    assert main(["run", "heat", "--cells", "40", "--t-end", "0.02", "--methods", "fv,particles",
+                 "--particles", "500", "--seed", "7", "--dt", "0.002", "--option", "fv.cfl=0.5",
+                 "--snapshots", "3", "--out", str(out), "--no-plot", "--quiet"]) == 0
+    runs = pf.load(out)
+    assert runs["particles"].meta["options"]["seed"] == 7
+    assert runs["particles"].meta["options"]["dt"] == 0.002 and runs["fv"].meta["options"]["dt"] == 0.002
+    assert runs["fv"].meta["options"]["cfl"] == 0.5 and len(runs["fv"].times) == 3
+    for bad, message in ((["--option", "fv.foo=1"], "fv has no option 'foo'"),
+                         (["--option", "seed=1"], "no method of this run (fv) has an option 'seed'"),
+                         (["--tau", "0.1"], "no method of this run (fv) has an option 'tau'"),
+                         (["--option", "cfl"], "must look like NAME=VALUE")):
+        assert main(["run", "heat", "--out", str(tmp_path / "x.h5"), *bad]) == 2
+        assert message in _error_line(capsys)
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_particle_runs_from_the_command_line_are_reproducible(tmp_path, capsys):
+    """No --seed: the default seed 0 is used and recorded, and two runs give the same positions."""
+    runs = []
+    for k in range(2):
+        out = tmp_path / f"r{k}.h5"
+        assert main(["run", "heat", "--methods", "particles", "--particles", "300", "--t-end", "0.02",
+                     "--snapshots", "2", "--out", str(out), "--no-plot", "--quiet"]) == 0
+        runs.append(pf.load(out)["particles"])
+    assert runs[0].meta["options"]["seed"] == 0
+    np.testing.assert_array_equal(runs[0].positions(-1), runs[1].positions(-1))
+    assert main(["info", str(tmp_path / "r0.h5")]) == 0
+    assert "seed=0" in capsys.readouterr().out
+
+
+def test_unseeded_library_runs_record_the_seed_they_drew():
+    grid = pf.Grid([(-4.0, 4.0)], 40)
+    p = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5))
+    a = pf.solve(p, 0.01, method="particles", n_particles=200, snapshots=2, progress=False)
+    seed = a.meta["options"]["seed"]
+    assert isinstance(seed, int)
+    b = pf.solve(p, 0.01, method="particles", n_particles=200, snapshots=2, progress=False, seed=seed)
+    np.testing.assert_array_equal(a.positions(-1), b.positions(-1))
+
+
+def test_the_run_message_names_every_file_written(tmp_path, capsys):
+    out = tmp_path / "ks.h5"
+    assert main(["run", "keller-segel", "--cells", "24", "--t-end", "0.01", "--out", str(out)]) == 0
+    assert f"wrote {out}, {out.with_suffix('.xmf')} and {out.with_suffix('.png')}" in capsys.readouterr().out
