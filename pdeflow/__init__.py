@@ -22,7 +22,7 @@ from .energy import Entropy, FreeEnergy, Interaction, LowRankInteraction, Potent
 from .errors import PdeflowError, StorageError
 from .grid import Grid
 from .initial import box, from_function, gaussian, uniform, validate_density
-from .kernels import Gaussian, Newtonian, RadialKernel
+from .kernels import GaussianKernel, Newtonian, RadialKernel
 from .mesh import Mesh
 from .solvers import available_methods, solve
 from .storage import load
@@ -33,7 +33,7 @@ __all__ = [
     "Comparison",
     "Entropy",
     "FreeEnergy",
-    "Gaussian",
+    "GaussianKernel",
     "Grid",
     "Interaction",
     "LowRankInteraction",

@@ -106,7 +106,7 @@ class Newtonian(RadialKernel):
         return symbol  # -ΔG = δ - 1/|Ω| on the torus; mean-zero potential
 
 
-class Gaussian(RadialKernel):
+class GaussianKernel(RadialKernel):
     """Gaussian kernel ``k(r) = exp(-r² / (2 σ²))`` (unnormalised)."""
 
     def __init__(self, sigma: float = 1.0):

@@ -243,3 +243,108 @@ def test_the_run_message_names_every_file_written(tmp_path, capsys):
     out = tmp_path / "ks.h5"
     assert main(["run", "keller-segel", "--cells", "24", "--t-end", "0.01", "--out", str(out)]) == 0
     assert f"wrote {out}, {out.with_suffix('.xmf')} and {out.with_suffix('.png')}" in capsys.readouterr().out
+
+
+# -- names and messages ---------------------------------------------------------------------------
+def test_the_gaussian_kernel_is_not_confused_with_the_gaussian_density():
+    assert not hasattr(pf, "Gaussian")  # renamed, no alias: pf.gaussian is the density
+    kernel = pf.GaussianKernel(0.5)
+    assert kernel(np.array([0.0, 0.5]))[1] == pytest.approx(np.exp(-0.5))  # exp(-r²/2σ²) at r = σ
+
+
+@pytest.mark.parametrize("mean, message", [((0.0, 0.0, 1.0), "has 3 entries but the grid has 2 axes"),
+                                           ([[0.0, 0.0]], "a flat list of 2 numbers"),
+                                           ("centre", "must be a number or 2 numbers")])
+def test_a_wrong_mean_says_what_is_wrong(mean, message):
+    grid = pf.Grid([(-5.0, 5.0), (-5.0, 5.0)], 8)
+    with pytest.raises(pf.PdeflowError, match=message):
+        pf.gaussian(grid, mean=mean, cov=0.5)
+    with pytest.raises(pf.PdeflowError, match=message.replace("mean", "low")):
+        pf.box(grid, low=mean, high=(1.0, 1.0))
+
+
+def test_a_non_finite_potential_is_named_once():
+    grid = pf.Grid([(-5.0, 5.0)], 8)
+    p = pf.problems.fokker_planck(grid, pf.gaussian(grid), V=lambda x: np.log(x))
+    with pytest.raises(pf.PdeflowError, match="^potential V has 4 non-finite values"):
+        pf.solve(p, 0.1, progress=False)
+
+
+# -- Keller-Segel blow-up times that converge with the grid ---------------------------------------------
+def test_blowup_estimates_converge_with_the_grid_where_the_threshold_crossing_does_not():
+    """Preset keller-segel-blowup (M = 1.4·8π, chi = D = 1, N(0, 0.5 I)): dM₂/dt = 4M − M²/(2π)
+    exactly, so M₂ reaches 0 at T₂ = M₂(0) / (M²/(2π) − 4M) = 0.625, an upper bound of T*."""
+    from pdeflow.spec import build_problem, load_spec
+
+    crossing, second, peak = [], [], []
+    for cells in (48, 64, 96):
+        spec = load_spec("keller-segel-blowup")
+        spec["grid"]["cells"] = cells
+        traj = pf.solve(build_problem(spec), 1.0, snapshots=21, progress=False)
+        assert traj.status == "blow-up"
+        dx = 16.0 / cells
+        assert traj.meta["blowup_threshold"] == pytest.approx(0.1 * 1.4 * 8 * np.pi / dx**2)
+        crossing.append(traj.meta["blowup_time"])
+        second.append(traj.meta["blowup_time_second_moment"])
+        peak.append(traj.meta["blowup_time_max_density"])
+    M = 1.4 * 8 * np.pi
+    bound = M * 1.0 / (M**2 / (2 * np.pi) - 4 * M)
+    assert bound == pytest.approx(0.625, abs=1e-3)
+    # measured crossings 0.262, 0.321, 0.379: they move by 0.06 per refinement
+    assert crossing[2] - crossing[0] > 0.1
+    # measured 0.723, 0.688, 0.661: the distance to 0.625 falls with every refinement, and the
+    # steps shrink (the estimate converges; the remaining gap is O(h) from the resolved peak)
+    gaps = np.abs(np.array(second) - bound)
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 0.05, second
+    # measured 0.557, 0.543, 0.518: above each crossing, below the bound; it moves less than the
+    # crossings do
+    assert all(c < p < bound for c, p in zip(crossing, peak, strict=True)), (crossing, peak)
+    assert abs(peak[2] - peak[0]) < 0.5 * (crossing[2] - crossing[0])
+
+
+# -- figures a referee would accept ---------------------------------------------------------------
+def _labelled(fig):
+    """Every axes with data has both axis labels; every colorbar has a label; no offset text."""
+    for ax in fig.axes:
+        if not ax.get_visible() or not ax.axison:
+            continue
+        assert ax.get_xlabel() or ax.get_ylabel(), ax
+        if ax.get_label() == "<colorbar>":
+            assert ax.get_ylabel(), "a colorbar without a label"
+            continue
+        assert ax.get_xlabel() and ax.get_ylabel(), (ax.get_title(), ax.get_xlabel(), ax.get_ylabel())
+        fig.canvas.draw()
+        assert ax.yaxis.get_offset_text().get_text() == "", ax.get_title()
+
+
+def test_run_figures_name_equation_method_and_time_and_label_everything(ou_file, tmp_path):
+    from pdeflow.plot import plot_file
+
+    path, report = ou_file
+    fig = plot_file(path)
+    titles = [sub._suptitle.get_text() for sub in fig.subfigs]
+    assert all("Ornstein–Uhlenbeck" in t and "t = 0 … 0.5" in t for t in titles), titles
+    assert "finite volumes" in titles[0] and "particles" in titles[1]
+    for sub in fig.subfigs:
+        _labelled(sub)
+    fig = report.plot(tmp_path / "cmp.png")
+    assert "Ornstein–Uhlenbeck" in fig._suptitle.get_text()
+    _labelled(fig)
+    w2 = [ax for ax in fig.axes if ax.get_ylabel() == "W₂ distance"][0]
+    markers = {line.get_marker() for line in w2.get_lines()}
+    assert len(markers) == len(report.pair_names)  # a curve under another still shows its markers
+
+
+def test_network_figures_are_on_a_w_axes_with_the_risk(tmp_path):
+    from pdeflow.plot import plot_trajectory
+
+    x = np.linspace(-2.0, 2.0, 8)
+    grid = pf.Grid([(-3.0, 3.0), (-3.0, 3.0)], 24)
+    p = pf.problems.mean_field_network(x, np.abs(x), "relu", grid=grid,
+                                       rho0=pf.gaussian(grid, (0.0, 0.0), 0.3))
+    traj = pf.solve(p, 0.2, snapshots=3, progress=False)
+    fig = plot_trajectory(traj, tmp_path / "mf.png")
+    labels = {(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes}
+    assert ("a", "w") in labels and not any(lab == ("x", "y") for lab in labels)
+    assert any(ylabel.startswith("risk") for _, ylabel in labels)
+    assert "mean-field two-layer network" in fig._suptitle.get_text()
