@@ -60,9 +60,9 @@ def main() -> None:
     parser.add_argument("--out", default="mean_field_w2_to_gaussian.png")
     parser.add_argument("--quick", action="store_true", help="a 28³ grid for the PDE")
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    x = rng.uniform(-1.0, 1.0, 50)
-    y = x**2 + 0.05 * rng.normal(size=50)
+    # the article's data: 50 points of y = x² + 0.05 N(0, 1), seed 0 (data/README.md)
+    x, y = np.loadtxt(Path(__file__).resolve().parents[1] / "data" / "regression_x2.csv",
+                      delimiter=",", comments="#", skiprows=2, unpack=True)
     reference = np.random.default_rng(123).normal(0.0, STD0, (4000, 2))
 
     runs = {}  # name -> (epochs, list of (points, masses))

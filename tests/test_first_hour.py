@@ -348,3 +348,24 @@ def test_network_figures_are_on_a_w_axes_with_the_risk(tmp_path):
     assert ("a", "w") in labels and not any(lab == ("x", "y") for lab in labels)
     assert any(ylabel.startswith("risk") for _, ylabel in labels)
     assert "mean-field two-layer network" in fig._suptitle.get_text()
+
+
+# -- the spec reference, generated from the validator's declarations ----------------------------------
+def test_the_readme_spec_reference_is_the_generated_one():
+    from pathlib import Path
+
+    from pdeflow.spec_reference import spec_reference
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    copy = text.split("<!-- spec-reference -->\n", 1)[1].split("<!-- /spec-reference -->", 1)[0]
+    assert copy == spec_reference(), "README.md is stale: paste `python -m pdeflow.spec_reference`"
+
+
+def test_the_spec_reference_lists_every_key_the_validator_accepts():
+    from pdeflow.spec_reference import spec_reference
+    from pdeflow.spec_validation import INITIAL, PARAMETERS, TABLES
+
+    text = spec_reference()
+    keys = {k for keys in (*INITIAL.values(), *PARAMETERS.values(), *TABLES.values()) for k in keys}
+    for key in keys | {"equation", "description", "kind", "scheme", "seed", "tau", "theta"}:
+        assert f"| `{key}` |" in text, key
