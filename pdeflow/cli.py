@@ -88,7 +88,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="HDF5 output (default: <preset or spec stem>.h5)")
     run.add_argument("--t-end", type=float, help="final time (overrides run.t_end)")
     run.add_argument("--cells", type=int, help="cells per axis (overrides grid.cells)")
-    run.add_argument("--methods", help="comma-separated methods, e.g. fv,particles")
+    run.add_argument("--methods", help="comma-separated methods, e.g. fv,particles: fv, particles and jko "
+                                       "solve grid problems (every preset and spec; 'pdeflow presets' "
+                                       "lists each one's); fem needs a mesh (Python API: pf.Mesh)")
     run.add_argument("--particles", type=int, metavar="N", help="n_particles of the particles method")
     run.add_argument("--seed", type=int, metavar="N",
                      help=f"seed of the particles method (default {DEFAULT_SEED}, recorded in the file)")
