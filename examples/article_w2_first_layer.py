@@ -36,7 +36,8 @@ Measured (``--quick``: 28³ grid for the PDE; means over 3 seeds):
   a reason unrelated to the target: N(0, 0.8²) is not where training goes;
 - principled: W2 to the PDE's w-marginal at t = 0 is 0.21, 0.105, 0.027 for m = 10, 100, 1000
   (falls with m), and at every later time it keeps that order (at epoch 600: 0.57, 0.23, 0.10;
-  it grows with t partly from the coarse 28³ PDE grid's own error).
+  it also grows with t, as the weights spread: how much of that is the coarse 28³ PDE grid's
+  own error is not separated here).
 
 The numbers are printed and written to ``<out stem>.json``; the figure's titles say what the
 article claims and what was measured.

@@ -210,7 +210,7 @@ def test_plot_1d_draws_exact_dashed(tmp_path):
     fig = plot_trajectory(traj, exact=problem.exact)
     dashed = [line for line in fig.axes[0].lines if line.get_linestyle() == "--"]
     assert len(dashed) == 4 + 1  # four snapshots and the legend entry
-    assert fig.axes[2].get_ylabel() == "energy"
+    assert fig.axes[2].get_ylabel() == "free energy E[ρ]"
     out = tmp_path / "f.h5"
     pf.solve(problem, 0.1, snapshots=3, store=out, progress=False)
     assert len(plot_file(out).axes) == 3
