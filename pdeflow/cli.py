@@ -2,14 +2,19 @@
 
 ::
 
-    pdeflow run PRESET|SPEC.toml [--out FILE] [--t-end T] [--cells N] [--methods fv,particles]
-                                 [--particles N] [--overwrite] [--no-plot] [--quiet]
+    pdeflow run PRESET|SPEC.toml [--out FILE] [--t-end T] [--cells N] [--snapshots N]
+                                 [--methods fv,particles] [--particles N] [--seed N] [--dt DT]
+                                 [--tau TAU] [--option [METHOD.]NAME=VALUE ...]
+                                 [--overwrite] [--resume] [--no-plot] [--quiet]
     pdeflow info FILE
     pdeflow plot FILE [--out PNG]
     pdeflow compare FILE [--out PNG]
-    pdeflow presets
+    pdeflow presets [PRESET [--toml]]
     pdeflow sweep PRESET|SPEC.toml --param NAME=V1,V2,... [--param ...] [--seeds N] [--zip]
                                    [--workers N | --scheduler ADDRESS] [--out DIR] [--overwrite]
+
+Every method of a run is checked against the problem before the first one starts; a particle
+run without ``--seed`` uses seed 0 (recorded with the run's options, see ``pdeflow info``).
 
 Every user error (bad arguments, unknown preset, bad spec, unreadable file, ...) prints one line
 ``pdeflow: error: <message>`` to stderr and exits with status 2; Ctrl-C exits with status 130
