@@ -45,7 +45,8 @@ def unsupported(problem, method: str) -> str | None:
     """Why ``method`` cannot solve ``problem``, in words; None when it can.
 
     A method that registers no :func:`requirement` solves the problems on a :class:`~pdeflow.Grid`
-    (fv, particles).
+    (fv, particles), and decides itself about a problem without one (a network given by its
+    neurons: particles only).
     """
     from ..grid import Grid
 
@@ -54,7 +55,7 @@ def unsupported(problem, method: str) -> str | None:
     if check is not None:
         return check(problem)
     grid = getattr(problem, "grid", None)
-    if not isinstance(grid, Grid):
+    if grid is not None and not isinstance(grid, Grid):
         return (f"method={method!r} needs a problem on a pf.Grid, got {type(grid).__name__}; "
                 "use method='fem' on meshes")
     return None
