@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-SKIP = re.compile(r"<!-- readme-test: skip \((.+)\) -->")
+SKIP = re.compile(r"^<!-- readme-test: skip \((.+)\) -->$")  # a line of its own, not prose
 
 
 def readme_blocks(text: str) -> list[tuple[int, str, str, str | None]]:
@@ -33,7 +33,7 @@ def readme_blocks(text: str) -> list[tuple[int, str, str, str | None]]:
             quickstart = True
         elif "<!-- /quickstart -->" in line:
             quickstart = False
-        elif match := SKIP.search(line):
+        elif match := SKIP.match(line.strip()):
             skip = match.group(1)
         elif line.startswith("```python") or line.startswith("```console"):
             start, language = k + 1, line[3:].strip()
@@ -53,6 +53,8 @@ BLOCKS = readme_blocks(README.read_text())
 
 def test_the_readme_has_the_snippets_it_should():
     languages = [language for _, language, _, _ in BLOCKS]
+    reasons = [reason for *_, reason in BLOCKS if reason]
+    assert len(reasons) == 2, reasons  # the quick start and the Dask scheduler address
     assert languages.count("python") >= 5 and languages.count("console") >= 3
     # the parser sees the quick start as .ci/run does: exactly two commands
     quick = [code for _, _, code, reason in BLOCKS if reason and reason.startswith("run by .ci")]
