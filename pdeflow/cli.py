@@ -391,8 +391,10 @@ def _cmd_presets(args) -> int:
         if args.toml:
             print(preset_toml(args.name), end="")
         else:
+            from .presets import get_preset
+
+            get_preset(args.name)  # raises for an unknown name, listing the presets
             items = dict(describe_presets())
-            preset_toml(args.name)  # raises for an unknown name
             key = args.name.replace("_", "-")
             print(f"{key}  {items[key]}\nmethods: {', '.join(preset_methods(key))}\n"
                   f"(pdeflow presets {key} --toml prints it as a TOML spec)")

@@ -106,9 +106,9 @@ def describe_presets() -> list[tuple[str, str]]:
 def preset_methods(name: str) -> list[str]:
     """The methods that solve the preset ``name`` (the others are refused before a run starts)."""
     from .solvers import available_methods, unsupported
-    from .spec import build_problem, load_spec
+    from .spec import build_problem, validate_spec
 
-    problem = build_problem(load_spec(name))
+    problem = build_problem(validate_spec(get_preset(name)))
     return [m for m in available_methods() if unsupported(problem, m) is None]
 
 
@@ -118,8 +118,9 @@ def preset_toml(name: str) -> str:
     from .solvers import method_options
     from .spec import load_spec, spec_to_toml
 
-    spec = load_spec(name)
+    get_preset(name)  # a preset's name, not a path: raises, listing the presets
     key = str(name).replace("_", "-")
+    spec = load_spec(key)
     text = spec_to_toml(spec, header=f"pdeflow preset '{key}'; run it with: pdeflow run {key}.toml\n"
                                      f"methods that solve it: {', '.join(preset_methods(key))}")
     for method in spec["run"]["methods"]:

@@ -369,3 +369,13 @@ def test_the_spec_reference_lists_every_key_the_validator_accepts():
     keys = {k for keys in (*INITIAL.values(), *PARAMETERS.values(), *TABLES.values()) for k in keys}
     for key in keys | {"equation", "description", "kind", "scheme", "seed", "tau", "theta"}:
         assert f"| `{key}` |" in text, key
+
+
+@pytest.mark.parametrize("argv", [["presets", "spec.toml"], ["presets", "spec.toml", "--toml"],
+                                  ["presets", "nope", "--toml"], ["presets", "--toml"]])
+def test_presets_of_a_name_that_is_not_a_preset_fail_in_one_line(argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.toml").write_text('equation = "heat"\n')
+    assert main(argv) == 2
+    line = _error_line(capsys)
+    assert "unknown preset" in line or "--toml needs a preset name" in line
