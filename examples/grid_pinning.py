@@ -44,7 +44,7 @@ M_EXP, SIGMA, STRENGTH, CENTRE, HALF_WIDTH, BOX = 3.0, 0.3, 3.0, 2.0, 4.0, 4.0
 def energy(eps: float, m: float = M_EXP) -> pf.FreeEnergy:
     """E = ∫ ρ^m/(m−1) + ½ ∬ W_s ρ ρ + ∫ ε x²/2 ρ."""
     return pf.FreeEnergy(
-        pf.PowerLaw(m), pf.Interaction(pf.Gaussian(SIGMA), -STRENGTH),
+        pf.PowerLaw(m), pf.Interaction(pf.GaussianKernel(SIGMA), -STRENGTH),
         pf.Potential(lambda x: 0.5 * eps * x**2, gradient=lambda x: (eps * x,), name="weak"),
     )
 

@@ -22,7 +22,7 @@ from .energy import Entropy, FreeEnergy, Interaction, LowRankInteraction, Potent
 from .errors import PdeflowError, StorageError
 from .grid import Grid
 from .initial import box, from_function, gaussian, uniform, validate_density
-from .kernels import Gaussian, Newtonian, RadialKernel
+from .kernels import GaussianKernel, Newtonian, RadialKernel
 from .mesh import Mesh
 from .metric import FisherRao, Wasserstein, WassersteinFisherRao
 from .solvers import available_methods, solve
@@ -35,7 +35,7 @@ __all__ = [
     "Entropy",
     "FisherRao",
     "FreeEnergy",
-    "Gaussian",
+    "GaussianKernel",
     "Grid",
     "Interaction",
     "LowRankInteraction",

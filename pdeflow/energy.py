@@ -94,7 +94,8 @@ class Potential:
         self.name = name
 
     def on_grid(self, grid: Grid) -> np.ndarray:
-        return grid.evaluate(self.V, f"potential {self.name}")
+        return grid.evaluate(self.V, "potential V" if self.name == "potential" else
+                             f"potential {self.name}")
 
     def to_dict(self):
         return {"type": "potential", "name": self.name}
@@ -104,7 +105,7 @@ class Interaction:
     """Pairwise interaction energy ``½ ∬ W(x - y) rho(x) rho(y)``, ``W = strength · k(|x - y|)``.
 
     Examples: Keller–Segel is ``Interaction(Newtonian(d), strength=-chi)`` (attractive);
-    ``Interaction(Gaussian(sigma), strength=-1)`` is a smooth attraction.
+    ``Interaction(GaussianKernel(sigma), strength=-1)`` is a smooth attraction.
     """
 
     def __init__(self, kernel: RadialKernel, strength: float = 1.0):

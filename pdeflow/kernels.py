@@ -40,7 +40,7 @@ evaluations per cell of the zero-padded grid folded by symmetry (k(|x|) is even 
 coordinate: the distinct |offsets| only), once per (grid, kernel): 0.05 s at 256², 0.13 s at
 64³ (2 cores).
 
-Kernels marked ``smooth`` (the :class:`Gaussian`: analytic at r = 0) keep point values, which are
+Kernels marked ``smooth`` (the :class:`GaussianKernel`: analytic at r = 0) keep point values, which are
 a second-order (midpoint) quadrature there and sample the kernel exactly at the cell centres.
 """
 
@@ -189,7 +189,7 @@ class Newtonian(RadialKernel):
         return symbol  # -ΔG = δ - 1/|Ω| on the torus; mean-zero potential
 
 
-class Gaussian(RadialKernel):
+class GaussianKernel(RadialKernel):
     """Gaussian kernel ``k(r) = exp(-r² / (2 σ²))`` (unnormalised); analytic, so grids use its
     point values (second order, see the module docstring)."""
 

@@ -379,11 +379,42 @@ def load(path: str | os.PathLike) -> dict[str, Trajectory]:
         if "pdeflow_version" not in f.attrs:
             raise StorageError(f"{path} is HDF5 but was not written by pdeflow (no pdeflow_version)")
         for name, g in f.items():
-            if isinstance(g, h5py.Group) and "method" in g.attrs:
+            if is_run(g):
                 runs[name] = _read_run(g)
     if not runs:
         raise StorageError(f"{path} holds no pdeflow runs")
     return runs
+
+
+COMPARISON = "comparison"  # the ``content`` attribute of a group written by Comparison.write
+
+
+def is_run(g) -> bool:
+    """Whether ``g`` (an HDF5 object) is a run group, not a stored comparison or anything else.
+
+    A comparison (``Comparison.write``) carries ``content = "comparison"``; files written before
+    that attribute existed are recognised by their ``pair`` table and the missing ``status``.
+    """
+    if not isinstance(g, h5py.Group) or "method" not in g.attrs or "time" not in g:
+        return False
+    if g.attrs.get("content") == COMPARISON:
+        return False
+    return not ("pair" in g and "status" not in g.attrs)
+
+
+def comparisons(path: str | os.PathLike) -> dict[str, dict]:
+    """The comparisons stored in a pdeflow file: ``{group: {"method", "runs", "pairs", "times"}}``."""
+    found = {}
+    with _open(Path(path), "r") as f, _damaged(path):
+        for name, g in f.items():
+            if isinstance(g, h5py.Group) and "pair" in g and not is_run(g):
+                found[name] = {
+                    "method": str(g.attrs.get("w2_method", g.attrs.get("method", "?"))),
+                    "runs": [s.decode() if isinstance(s, bytes) else str(s) for s in g["run"][()]],
+                    "pairs": [s.decode() if isinstance(s, bytes) else str(s) for s in g["pair"][()]],
+                    "times": g["time"][()],
+                }
+    return found
 
 
 def _complete_frames(g: h5py.Group) -> int:

@@ -163,7 +163,7 @@ def test_comparison_table_dict_xarray_hdf5_and_plot(tmp_path):
         np.testing.assert_array_equal(f["compare/w2"][()], result["w2"])
         assert [s.decode() for s in f["compare/pair"][()]] == result.pair_names
     fig = result.plot(tmp_path / "cmp.png")
-    assert (tmp_path / "cmp.png").stat().st_size > 0 and len(fig.axes) == 5
+    assert (tmp_path / "cmp.png").stat().st_size > 0 and len(fig.axes) == 6
 
 
 def test_1d_w2_of_piecewise_constant_densities_is_exact():

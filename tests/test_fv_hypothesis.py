@@ -47,7 +47,7 @@ def problems(draw):
                                pf.Potential(rng.normal(size=grid.shape)))
     else:
         internal = draw(st.sampled_from([pf.Entropy(0.3), pf.PowerLaw(2.0, 0.3), None]))
-        terms = [pf.Interaction(pf.Gaussian(draw(st.floats(0.2, 2.0))), -strength)]
+        terms = [pf.Interaction(pf.GaussianKernel(draw(st.floats(0.2, 2.0))), -strength)]
         energy = pf.FreeEnergy(*([internal] if internal else []), *terms)
     scheme = draw(st.sampled_from(["explicit", "implicit"]))
     return pf.problems.aggregation_diffusion(grid, rho, energy), scheme

@@ -75,7 +75,7 @@ def implicit_problems(draw):
              "none": []}[internal]
     terms.append(pf.Potential(rng.normal(size=grid.shape) * strength))
     if draw(st.booleans()):
-        terms.append(pf.Interaction(pf.Gaussian(draw(st.floats(0.2, 2.0))), -strength))
+        terms.append(pf.Interaction(pf.GaussianKernel(draw(st.floats(0.2, 2.0))), -strength))
     factor = draw(st.sampled_from([1.0, 50.0, 1e3]))
     return pf.problems.aggregation_diffusion(grid, rho, pf.FreeEnergy(*terms)), factor
 
@@ -217,7 +217,7 @@ def test_implicit_step_does_not_stall_on_pinned_degenerate_bumps():
     grid = pf.Grid([(-4.0, 4.0)], 50)
     x = grid.axes[0]
     rho0 = sum(np.sqrt(np.clip(1 - ((x - c) / 0.5) ** 2, 0, None)) for c in (-2.0, 2.0))
-    energy = pf.FreeEnergy(pf.PowerLaw(3.0), pf.Interaction(pf.Gaussian(0.3), -3.0),
+    energy = pf.FreeEnergy(pf.PowerLaw(3.0), pf.Interaction(pf.GaussianKernel(0.3), -3.0),
                            pf.Potential(lambda x: 0.0025 * x**2))
     problem = pf.problems.aggregation_diffusion(grid, rho0, energy)
     stepper, states = _raw_steps(problem, 300, dt=0.01)

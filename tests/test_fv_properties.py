@@ -20,10 +20,10 @@ def _problems():
         "ks-3d": pf.problems.keller_segel(g3, pf.gaussian(g3, 0.0, 0.6, mass=5.0)),
         "aggregation-1d": pf.problems.aggregation_diffusion(
             g1, pf.gaussian(g1, 0.0, 1.0),
-            pf.FreeEnergy(pf.PowerLaw(2.0, 0.1), pf.Interaction(pf.Gaussian(0.5), strength=-1.0)),
+            pf.FreeEnergy(pf.PowerLaw(2.0, 0.1), pf.Interaction(pf.GaussianKernel(0.5), strength=-1.0)),
         ),
         "pure-aggregation-1d": pf.problems.aggregation_diffusion(
-            g1, pf.gaussian(g1, 0.0, 1.0), pf.FreeEnergy(pf.Interaction(pf.Gaussian(1.0), -1.0))
+            g1, pf.gaussian(g1, 0.0, 1.0), pf.FreeEnergy(pf.Interaction(pf.GaussianKernel(1.0), -1.0))
         ),
     }
 

@@ -9,8 +9,8 @@ import pdeflow as pf
 def _energies(grid, rng):
     return [
         pf.FreeEnergy(pf.Entropy(0.7), pf.Potential(rng.normal(size=grid.shape))),
-        pf.FreeEnergy(pf.PowerLaw(3.0, 0.5), pf.Interaction(pf.Gaussian(1.0), -2.0)),
-        pf.FreeEnergy(pf.Potential(rng.normal(size=grid.shape)), pf.Interaction(pf.Gaussian(0.5))),
+        pf.FreeEnergy(pf.PowerLaw(3.0, 0.5), pf.Interaction(pf.GaussianKernel(1.0), -2.0)),
+        pf.FreeEnergy(pf.Potential(rng.normal(size=grid.shape)), pf.Interaction(pf.GaussianKernel(0.5))),
     ]
 
 

@@ -90,7 +90,7 @@ def test_axis_view_applies_kernel_along_each_axis():
 def test_fft_convolution_matches_direct_sum(periodic):
     bounds = [(-1.0, 1.0), (0.0, 1.5), (-0.5, 0.4)][: len(periodic)]
     grid = pf.Grid(bounds, (9, 7, 6)[: len(periodic)], periodic=periodic)
-    kernel = pf.Gaussian(0.3)
+    kernel = pf.GaussianKernel(0.3)
     rng = np.random.default_rng(3)
     rho = rng.random(grid.shape)
     pts = grid.points()

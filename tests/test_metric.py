@@ -87,7 +87,7 @@ def test_wfr_energy_dissipation_matches_the_discrete_energy():
     for n, snapshots in ((200, 81), (400, 161)):
         grid = pf.Grid([(-5.0, 5.0)], n)
         energy = pf.FreeEnergy(pf.Entropy(0.5), pf.Potential(lambda x: 0.25 * x**4 - x**2),
-                               pf.Interaction(pf.Gaussian(1.0), -0.5))
+                               pf.Interaction(pf.GaussianKernel(1.0), -0.5))
         problem = pf.problems.aggregation_diffusion(grid, pf.gaussian(grid, 1.5, 0.2), energy,
                                                     metric=pf.WassersteinFisherRao(2.0))
         run = pf.solve(problem, 0.4, snapshots=snapshots, progress=False)

@@ -68,7 +68,7 @@ def build(spec):
     if spec["potential"]:
         terms.append(pf.Potential(rng.normal(size=grid.shape)))
     if spec["interaction"] != "none":
-        terms.append(pf.Interaction(pf.Gaussian(spec["width"]), spec["strength"]))
+        terms.append(pf.Interaction(pf.GaussianKernel(spec["width"]), spec["strength"]))
     options = {"n_particles": spec["n_particles"], "seed": spec["seed"],
                "blowup_density": 1e300}  # an attractive run may concentrate: keep stepping
     if diffusion in ("brownian", "blob"):

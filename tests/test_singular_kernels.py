@@ -137,7 +137,7 @@ def test_kernel_not_integrable_at_the_origin_is_refused_with_a_hint():
 
 def test_singular_flag_follows_the_kernel_at_zero():
     assert _log_kernel().singular and pf.Newtonian(2).singular and pf.Newtonian(3).singular
-    assert not pf.Newtonian(1).singular and not pf.Gaussian(0.5).singular
+    assert not pf.Newtonian(1).singular and not pf.GaussianKernel(0.5).singular
     assert not pf.RadialKernel(lambda r: np.exp(-r)).singular
 
 

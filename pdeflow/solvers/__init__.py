@@ -27,6 +27,73 @@ def register(name: str):
     return decorate
 
 
+_REQUIREMENTS: dict = {}
+
+
+def requirement(name: str):
+    """Register ``check(problem) -> str | None`` for method ``name``: why the method cannot solve
+    ``problem`` (None: it can). :func:`check_methods` asks it before any run starts."""
+
+    def decorate(check):
+        _REQUIREMENTS[name] = check
+        return check
+
+    return decorate
+
+
+def unsupported(problem, method: str) -> str | None:
+    """Why ``method`` cannot solve ``problem``, in words; None when it can.
+
+    A method that registers no :func:`requirement` solves the problems on a :class:`~pdeflow.Grid`
+    (fv, particles), and decides itself about a problem without one (a network given by its
+    neurons: particles only).
+    """
+    from ..grid import Grid
+
+    _load_all()
+    metric = getattr(problem, "metric", None)
+    if method != "fv" and metric is not None and (metric.reaction or not metric.transport):
+        return (f"method {method!r} solves Wasserstein gradient flows; a "
+                f"{type(metric).__name__} flow runs with method='fv'")
+    check = _REQUIREMENTS.get(method)
+    if check is not None:
+        return check(problem)
+    grid = getattr(problem, "grid", None)
+    if grid is not None and not isinstance(grid, Grid):
+        return (f"method={method!r} needs a problem on a pf.Grid, got {type(grid).__name__}; "
+                "use method='fem' on meshes")
+    return None
+
+
+def check_methods(problem, methods) -> None:
+    """Raise one :class:`PdeflowError` naming every method of ``methods`` that cannot solve
+    ``problem`` (and why), before the first one runs."""
+    _load_all()
+    unknown = [m for m in methods if m not in _METHODS]
+    if unknown:
+        raise PdeflowError(f"unknown method(s) {unknown}; available: {', '.join(sorted(_METHODS))}")
+    reasons = [f"{m}: {why}" for m in methods if (why := unsupported(problem, m))]
+    if reasons:
+        usable = [m for m in sorted(_METHODS) if unsupported(problem, m) is None]
+        raise PdeflowError(f"{'; '.join(reasons)} (methods that solve this problem: "
+                           f"{', '.join(usable)}); nothing was run")
+
+
+def method_options(method: str) -> dict:
+    """The options ``method`` accepts, ``{name: default}`` (None: chosen by the method at run
+    time), read from the method module's ``DEFAULTS`` (or its ``KNOWN`` names)."""
+    import importlib
+
+    _load_all()
+    if method not in _METHODS:
+        raise PdeflowError(f"unknown method '{method}'; available: {', '.join(sorted(_METHODS))}")
+    module = importlib.import_module(_METHODS[method].__module__)
+    known = getattr(module, "DEFAULTS", None)
+    if isinstance(known, dict):
+        return dict(known)
+    return dict.fromkeys(getattr(module, "KNOWN", ()))
+
+
 def available_methods() -> list[str]:
     _load_all()
     return sorted(_METHODS)
@@ -93,12 +160,9 @@ def solve(
         raise PdeflowError(
             f"unknown method '{method}'; available: {', '.join(sorted(_METHODS))}"
         )
-    metric = getattr(problem, "metric", None)
-    if method != "fv" and metric is not None and (metric.reaction or not metric.transport):
-        raise PdeflowError(
-            f"method {method!r} solves Wasserstein gradient flows; a {type(metric).__name__} "
-            "flow runs with method='fv'"
-        )
+    why = unsupported(problem, method)
+    if why is not None:
+        raise PdeflowError(why)
     t_end = float(t_end)
     if not np.isfinite(t_end) or t_end <= 0:
         raise PdeflowError(f"t_end must be a positive number, got {t_end}")

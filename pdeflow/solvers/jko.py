@@ -63,7 +63,7 @@ import numpy as np
 from ..energy import Entropy
 from ..errors import PdeflowError
 from ..grid import Grid
-from . import register
+from . import register, requirement
 from ._jko_entropic import EntropicJKO
 from ._jko_lagrangian import LagrangianJKO
 
@@ -73,23 +73,28 @@ SCHEMES = ("jko", "bdf2")
 ONLY_2D = ("epsilon",)
 
 
+@requirement("jko")
+def unsupported(problem) -> str | None:
+    """Why JKO cannot solve ``problem`` (None: it can)."""
+    if problem.energy.low_rank:
+        return ("method='jko' does not support low-rank interactions (the mean-field network); "
+                "use method='fv' or method='particles'")
+    if not isinstance(problem.grid, Grid):
+        return (f"method='jko' needs a problem on a pf.Grid, got {type(problem.grid).__name__}; "
+                "use method='fem' on meshes")
+    return None
+
+
 @register("jko")
 def make_stepper(problem, t_end: float, **options):
     """Validate the options (see the module docstring) and build the JKO stepper."""
     unknown = sorted(set(options) - set(KNOWN))
     if unknown:
         raise PdeflowError(f"unknown jko option(s) {unknown}; known: {sorted(KNOWN)}")
-    if problem.energy.low_rank:
-        raise PdeflowError(
-            "method='jko' does not support low-rank interactions (the mean-field network); "
-            "use method='fv' or method='particles'"
-        )
+    why = unsupported(problem)
+    if why is not None:
+        raise PdeflowError(why)
     grid = problem.grid
-    if not isinstance(grid, Grid):
-        raise PdeflowError(
-            f"method='jko' needs a problem on a pf.Grid, got {type(grid).__name__}; "
-            "use method='fem' on meshes"
-        )
     wrong = ONLY_2D if grid.ndim == 1 else ONLY_1D
     misplaced = sorted(k for k in wrong if options.get(k) is not None)
     if misplaced:
