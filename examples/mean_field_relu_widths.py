@@ -72,9 +72,9 @@ def main() -> None:
     parser.add_argument("--out", default="mean_field_relu_widths.png")
     parser.add_argument("--quick", action="store_true", help="a 28³ grid for the PDE")
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    x = rng.uniform(-1.0, 1.0, 50)
-    y = x**2 + 0.05 * rng.normal(size=50)
+    # the article's data: 50 points of y = x² + 0.05 N(0, 1), seed 0 (data/README.md)
+    x, y = np.loadtxt(Path(__file__).resolve().parents[1] / "data" / "regression_x2.csv",
+                      delimiter=",", comments="#", skiprows=2, unpack=True)
 
     conv = {m: conventional(x, y, m, np.random.default_rng(m), CONVENTIONAL_EPOCHS) for m in WIDTHS}
     grid = pf.Grid([(-5.0, 5.0)] * 3, 28 if args.quick else 44)

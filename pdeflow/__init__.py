@@ -22,8 +22,9 @@ from .energy import Entropy, FreeEnergy, Interaction, LowRankInteraction, Potent
 from .errors import PdeflowError, StorageError
 from .grid import Grid
 from .initial import box, from_function, gaussian, uniform, validate_density
-from .kernels import Gaussian, Newtonian, RadialKernel
+from .kernels import GaussianKernel, Newtonian, RadialKernel
 from .mesh import Mesh
+from .metric import FisherRao, Wasserstein, WassersteinFisherRao
 from .solvers import available_methods, solve
 from .storage import load
 from .sweep import sweep
@@ -32,8 +33,9 @@ from .trajectory import Trajectory
 __all__ = [
     "Comparison",
     "Entropy",
+    "FisherRao",
     "FreeEnergy",
-    "Gaussian",
+    "GaussianKernel",
     "Grid",
     "Interaction",
     "LowRankInteraction",
@@ -45,6 +47,8 @@ __all__ = [
     "RadialKernel",
     "StorageError",
     "Trajectory",
+    "Wasserstein",
+    "WassersteinFisherRao",
     "__version__",
     "available_methods",
     "box",

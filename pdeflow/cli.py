@@ -2,14 +2,19 @@
 
 ::
 
-    pdeflow run PRESET|SPEC.toml [--out FILE] [--t-end T] [--cells N] [--methods fv,particles]
-                                 [--particles N] [--overwrite] [--no-plot] [--quiet]
+    pdeflow run PRESET|SPEC.toml [--out FILE] [--t-end T] [--cells N] [--snapshots N]
+                                 [--methods fv,particles] [--particles N] [--seed N] [--dt DT]
+                                 [--tau TAU] [--option [METHOD.]NAME=VALUE ...]
+                                 [--overwrite] [--resume] [--no-plot] [--quiet]
     pdeflow info FILE
     pdeflow plot FILE [--out PNG]
     pdeflow compare FILE [--out PNG]
-    pdeflow presets
+    pdeflow presets [PRESET [--toml]]
     pdeflow sweep PRESET|SPEC.toml --param NAME=V1,V2,... [--param ...] [--seeds N] [--zip]
                                    [--workers N | --scheduler ADDRESS] [--out DIR] [--overwrite]
+
+Every method of a run is checked against the problem before the first one starts; a particle
+run without ``--seed`` uses seed 0 (recorded with the run's options, see ``pdeflow info``).
 
 Every user error (bad arguments, unknown preset, bad spec, unreadable file, ...) prints one line
 ``pdeflow: error: <message>`` to stderr and exits with status 2; Ctrl-C exits with status 130
@@ -30,6 +35,7 @@ import numpy as np
 from .errors import PdeflowError
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+DEFAULT_SEED = 0  # of the particles method when neither the spec nor --seed sets one
 
 
 class _UsageError(Exception):
@@ -87,8 +93,21 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="HDF5 output (default: <preset or spec stem>.h5)")
     run.add_argument("--t-end", type=float, help="final time (overrides run.t_end)")
     run.add_argument("--cells", type=int, help="cells per axis (overrides grid.cells)")
-    run.add_argument("--methods", help="comma-separated methods, e.g. fv,particles")
+    run.add_argument("--methods", help="comma-separated methods, e.g. fv,particles: fv, particles and jko "
+                                       "solve grid problems (every preset and spec; 'pdeflow presets' "
+                                       "lists each one's); fem needs a mesh (Python API: pf.Mesh)")
     run.add_argument("--particles", type=int, metavar="N", help="n_particles of the particles method")
+    run.add_argument("--seed", type=int, metavar="N",
+                     help=f"seed of the particles method (default {DEFAULT_SEED}, recorded in the file)")
+    run.add_argument("--dt", type=float, help="fixed time step of every method of the run that has one "
+                                              "(fv, particles, fem)")
+    run.add_argument("--tau", type=float, help="JKO step tau (method jko)")
+    run.add_argument("--snapshots", type=int, metavar="N",
+                     help="number of snapshots (overrides run.snapshots)")
+    run.add_argument("--option", action="append", default=[], metavar="[METHOD.]NAME=VALUE",
+                     help="a method option, e.g. --option fv.scheme=implicit or --option cfl=0.5 (every "
+                          "method of the run that has it); repeat for more; 'pdeflow presets NAME "
+                          "--toml' lists them")
     run.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     run.add_argument("--resume", action="store_true",
                      help="continue the unfinished runs of --out from their last snapshot")
@@ -110,7 +129,10 @@ def _build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, help="PNG output (default: <file stem>_compare.png)")
     compare.set_defaults(handler=_cmd_compare)
 
-    presets = sub.add_parser("presets", help="list the preset problems")
+    presets = sub.add_parser("presets", help="list the preset problems, or print one as a TOML spec")
+    presets.add_argument("name", nargs="?", metavar="PRESET", help="one preset")
+    presets.add_argument("--toml", action="store_true",
+                         help="print the preset as an editable TOML spec (with every method option)")
     presets.set_defaults(handler=_cmd_presets)
 
     sweep = sub.add_parser("sweep", help="run a spec over parameter values (Dask), gather one table")
@@ -137,18 +159,14 @@ def _cmd_run(args) -> int:
     spec = load_spec(args.spec)
     if args.t_end is not None or args.cells is not None:
         spec = apply_overrides(spec, t_end=args.t_end, cells=args.cells)
+    if args.snapshots is not None:
+        spec = {**spec, "run": {**spec["run"], "snapshots": args.snapshots}}
     methods = None
     if args.methods is not None:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
         if not methods:
             raise _UsageError(f"--methods {args.methods!r} names no method; e.g. --methods fv")
-    options = {}
-    if args.particles is not None:
-        if args.particles < 1:
-            raise _UsageError(f"--particles must be a positive integer, got {args.particles}")
-        if "particles" not in (methods or spec["run"]["methods"]):
-            raise _UsageError("--particles needs the particles method; add --methods fv,particles")
-        options["particles"] = {"n_particles": args.particles}
+    options = _method_options(args, methods or spec["run"]["methods"], spec)
     out = args.out if args.out is not None else Path(f"{Path(args.spec).stem}.h5")
     png = out.with_suffix(".png")
     _check(spec, methods, options)  # before any file is touched
@@ -187,18 +205,90 @@ def _cmd_run(args) -> int:
     if not args.quiet:
         for name, traj in runs.items():
             print(_summary(name, traj))
-        print(f"wrote {out}" + ("" if args.no_plot else f" and {png}"))
+        written = [out] + [p for p in (out.with_suffix(".xmf"),) if p.exists()]
+        written += [] if args.no_plot else [png]
+        print(f"wrote {', '.join(map(str, written[:-1]))} and {written[-1]}" if len(written) > 1
+              else f"wrote {out}")
     return 0
+
+
+def _method_options(args, methods: list[str], spec: dict) -> dict[str, dict]:
+    """The method options of the command line (``--particles``, ``--seed``, ``--dt``, ``--tau``,
+    ``--option``), ``{method: {name: value}}``, each checked against the method's options."""
+    from .solvers import available_methods, method_options
+
+    for m in methods:
+        if m not in available_methods():
+            raise _UsageError(f"unknown or unavailable method {m!r} in run.methods; available: "
+                              f"{', '.join(available_methods())}")
+    known = {m: method_options(m) for m in methods}
+    options: dict[str, dict] = {}
+
+    def put(method, name, value, flag):
+        if method not in methods:
+            raise _UsageError(f"{flag} sets an option of {method!r}, which is not among the methods "
+                              f"{methods}; add it with --methods")
+        if name not in known[method]:
+            raise _UsageError(f"{flag}: {method} has no option {name!r}; its options: "
+                              f"{', '.join(sorted(known[method]))}")
+        options.setdefault(method, {})[name] = value
+
+    def put_all(name, value, flag):
+        takers = [m for m in methods if name in known[m]]
+        if not takers:
+            raise _UsageError(f"{flag}: no method of this run ({', '.join(methods)}) has an option "
+                              f"{name!r}")
+        for m in takers:
+            put(m, name, value, flag)
+
+    if args.particles is not None:
+        if args.particles < 1:
+            raise _UsageError(f"--particles must be a positive integer, got {args.particles}")
+        if "particles" not in methods:
+            raise _UsageError("--particles needs the particles method; add --methods fv,particles")
+        put("particles", "n_particles", args.particles, "--particles")
+    if args.seed is not None:
+        put("particles", "seed", args.seed, "--seed")
+    for flag, name, value in (("--dt", "dt", args.dt), ("--tau", "tau", args.tau)):
+        if value is not None:
+            put_all(name, value, f"{flag} {value}")
+    for text in args.option:
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip() or not raw.strip():
+            raise _UsageError(f"--option {text!r} must look like NAME=VALUE or METHOD.NAME=VALUE, "
+                              "e.g. fv.scheme=implicit")
+        value = _parse_value(raw)
+        method, dot, name = key.strip().rpartition(".")
+        if dot:
+            put(method, name, value, f"--option {text}")
+        else:
+            put_all(name, value, f"--option {text}")
+    if "particles" in methods and "seed" not in {**spec.get("particles", {}),
+                                                 **options.get("particles", {})}:
+        put("particles", "seed", DEFAULT_SEED, "the default seed")
+    return options
+
+
+def _parse_value(text: str):
+    """A command-line value read as JSON (``10``, ``2.5``, ``true``, ``[1, 2]``), else a string."""
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text.strip()
 
 
 def _check(spec, methods, options) -> None:
     """Validate what :func:`run_spec` would run, without touching any file."""
-    from .spec import validate_spec
+    from .solvers import check_methods
+    from .spec import build_problem, validate_spec
 
     spec = {**spec, **{m: {**spec.get(m, {}), **o} for m, o in options.items()}}
     if methods is not None:
         spec["run"] = {**spec["run"], "methods": methods}
-    validate_spec(spec)
+    spec = validate_spec(spec)
+    check_methods(build_problem(spec), spec["run"]["methods"])
 
 
 def _summary(name: str, traj) -> str:
@@ -217,7 +307,7 @@ def _summary(name: str, traj) -> str:
 
 
 def _cmd_info(args) -> int:
-    from .storage import load
+    from .storage import comparisons, load
 
     runs = load(args.file)
     first = next(iter(runs.values()))
@@ -232,11 +322,11 @@ def _cmd_info(args) -> int:
         times = traj.times
         span = f"t = {times[0]:.4g} .. {times[-1]:.4g}" if len(times) else "no times"
         print(f"  snapshots {len(traj)} ({span}), wall time {traj.wall_time:.3g} s")
+        options = traj.meta.get("options")
+        if isinstance(options, dict) and options:
+            print("  options " + ", ".join(f"{k}={v}" for k, v in options.items() if v is not None))
         if traj.grid is not None:
-            g = traj.grid
-            walls = ["periodic" if p else "walls" for p in g.periodic]
-            bounds = " x ".join(f"[{a:g}, {b:g}]" for a, b in g.bounds)
-            print(f"  grid {' x '.join(map(str, g.shape))} cells on {bounds}, {', '.join(walls)}")
+            print(f"  {_describe_domain(traj.grid)}")
         mass = traj.diagnostics.get("mass")
         if mass is not None and len(mass) and mass[0] != 0:
             print(f"  mass drift     {np.max(np.abs(mass - mass[0])) / abs(mass[0]):.2e} (relative)")
@@ -244,7 +334,23 @@ def _cmd_info(args) -> int:
             if len(values):
                 print(f"  {key:<14} {np.min(values):.6g} .. {np.max(values):.6g}"
                       f" (first {values[0]:.6g}, last {values[-1]:.6g})")
+    for name, c in comparisons(args.file).items():
+        times = c["times"]
+        span = f"t = {times[0]:.4g} .. {times[-1]:.4g}" if len(times) else "no times"
+        print(f"[{name}] comparison of {', '.join(c['runs'])} at {len(times)} times ({span}); "
+              f"pairs {', '.join(c['pairs'])}")
+        print(f"  {c['method']}")
     return 0
+
+
+def _describe_domain(g) -> str:
+    """One line for the grid or the mesh a run lives on."""
+    bounds = " x ".join(f"[{a:g}, {b:g}]" for a, b in g.bounds)
+    if hasattr(g, "triangles"):  # a finite-element mesh
+        return (f"mesh {getattr(g, 'kind', 'user')}: {g.size} nodes, {g.n_triangles} triangles "
+                f"in {bounds}, h = {g.h:.3g}")
+    walls = ["periodic" if p else "walls" for p in g.periodic]
+    return f"grid {' x '.join(map(str, g.shape))} cells on {bounds}, {', '.join(walls)}"
 
 
 def _cmd_plot(args) -> int:
@@ -279,12 +385,27 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_presets(args) -> int:
-    from .presets import describe_presets
+    from .presets import describe_presets, preset_methods, preset_toml
 
+    if args.name is not None:
+        if args.toml:
+            print(preset_toml(args.name), end="")
+        else:
+            from .presets import get_preset
+
+            get_preset(args.name)  # raises for an unknown name, listing the presets
+            items = dict(describe_presets())
+            key = args.name.replace("_", "-")
+            print(f"{key}  {items[key]}\nmethods: {', '.join(preset_methods(key))}\n"
+                  f"(pdeflow presets {key} --toml prints it as a TOML spec)")
+        return 0
+    if args.toml:
+        raise _UsageError("--toml needs a preset name, e.g. pdeflow presets heat --toml")
     items = describe_presets()
     width = max(len(name) for name, _ in items)
     for name, description in items:
         print(f"{name:<{width}}  {description}")
+        print(f"{'':<{width}}  methods: {', '.join(preset_methods(name))}")
     return 0
 
 

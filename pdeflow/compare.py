@@ -65,6 +65,7 @@ from .deposit import cic_density, particles_to_density
 from .errors import PdeflowError
 from .grid import Grid
 from .mesh import Mesh
+from .storage import COMPARISON
 from .trajectory import Trajectory
 from .wasserstein import (
     _p1_at_cell_centres,
@@ -166,6 +167,8 @@ class Comparison:
     method: str
     grid: Grid
     densities: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    equation: str = ""  # in words, for titles
+    axis_names: list[str] = field(default_factory=lambda: ["x", "y", "z"])
 
     @property
     def pair_names(self) -> list[str]:
@@ -203,14 +206,19 @@ class Comparison:
         return xr.Dataset(data, coords=coords, attrs={"method": self.method})
 
     def write(self, path) -> None:
-        """Write the tables to the group ``compare`` of the HDF5 file ``path`` (replacing it)."""
+        """Write the tables to the group ``compare`` of the HDF5 file ``path`` (replacing it).
+
+        The group is marked ``content = "comparison"``: the file's runs read back as before
+        (``pf.load``, ``pdeflow info/plot/compare``), and ``pdeflow info`` lists the comparison.
+        """
         import h5py
 
         with h5py.File(path, "a") as f:
             if "compare" in f:
                 del f["compare"]
             g = f.create_group("compare")
-            g.attrs["method"] = self.method
+            g.attrs["content"] = COMPARISON  # pf.load and pdeflow info/plot read it apart from the runs
+            g.attrs["w2_method"] = self.method
             g.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             g.attrs["grid"] = json.dumps(self.grid.to_dict())
             scales = {}
@@ -233,35 +241,9 @@ class Comparison:
         run at the levels of the first run (3D: the middle z-slice). Returns the matplotlib Figure,
         saved when ``path`` is given.
         """
-        from matplotlib.figure import Figure
+        from .plot import plot_comparison
 
-        picks = np.unique(np.linspace(0, len(self.times) - 1, min(n_times, len(self.times))).astype(int))
-        fig = Figure(figsize=(4.2 * (len(picks) + 2), 3.6), layout="constrained")
-        axes = fig.subplots(1, len(picks) + 2)
-        for ax, ti in zip(axes, picks, strict=False):
-            first = next(iter(self.densities.values()))[ti]
-            levels = np.linspace(0.0, first.max(), 7)[1:]  # the same contour levels for every run
-            for k, (label, frames) in enumerate(self.densities.items()):
-                if self.grid.ndim == 1:
-                    style = "steps-mid" if label.startswith("particles") else "default"
-                    ax.plot(self.grid.axes[0], frames[ti], label=label, drawstyle=style, lw=1.2)
-                else:  # contours of the (middle z-slice of the) density
-                    index = (slice(None), slice(None), *[n // 2 for n in self.grid.shape[2:]])
-                    ax.contour(*self.grid.axes[:2], frames[ti][index].T, levels=levels, linewidths=0.8,
-                               colors=[f"C{k}"])
-                    ax.plot([], [], color=f"C{k}", label=label)
-            ax.set_title(f"density, t = {self.times[ti]:.3g}")
-        axes[0].legend(fontsize="small")
-        for pi, name in enumerate(self.pair_names):
-            axes[-2].plot(self.times, self.metrics["w2"][:, pi], marker="o", label=name)
-        axes[-2].set(yscale="log", xlabel="t", title="W2")
-        axes[-2].legend(fontsize="small")
-        for ri, run in enumerate(self.runs):
-            axes[-1].plot(self.times, self.energies[:, ri], marker=".", label=run)
-        axes[-1].set(xlabel="t", title="energy")
-        if path is not None:
-            fig.savefig(path, dpi=120)
-        return fig
+        return plot_comparison(self, path, n_times)
 
 
 def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int = 2000,
@@ -340,8 +322,11 @@ def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int =
             metrics["cov_gap"][ti, pi] = float(np.linalg.norm(sa.cov - sb.cov))
             metrics["energy_gap"][ti, pi] = abs(sa.energy - sb.energy)
     meshes = any(isinstance(traj.grid, Mesh) for traj in trajectories)
+    from .plot import axis_names, equation_name
+
     return Comparison(np.asarray(common), names, pairs, metrics, energies,
-                      _method_text(ref, max_points, binned, meshes, ref_text), ref, densities)
+                      _method_text(ref, max_points, binned, meshes, ref_text), ref, densities,
+                      equation_name(trajectories[0]), axis_names(trajectories[0]))
 
 
 def reference_grid(trajectories) -> tuple[Grid, str]:

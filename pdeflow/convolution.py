@@ -1,7 +1,9 @@
 """Grid convolutions ``(W * rho)_i = Σ_j W(x_i - x_j) rho_j |cell|`` by FFT.
 
 Walled axes are zero-padded to twice their length (free-space convolution, no wrap-around);
-periodic axes wrap with the minimum-image distance. The kernel's transform is computed once per
+periodic axes wrap with the minimum-image distance. The weight of each offset is the kernel's
+average over that cell (:func:`~pdeflow.kernels.kernel_on_cells`: exact for a piecewise-constant
+ρ, finite for integrable singular kernels); the kernel's transform is computed once per
 (grid, kernel).
 
 The transform runs one axis at a time into work arrays allocated once per thread (``numpy.fft``
@@ -19,7 +21,7 @@ import threading
 import numpy as np
 
 from .grid import Grid
-from .kernels import RadialKernel
+from .kernels import RadialKernel, kernel_on_cells
 
 
 class GridConvolution:
@@ -84,6 +86,8 @@ class GridConvolution:
         return arrays
 
     def _kernel_on_offsets(self, kernel: RadialKernel) -> np.ndarray:
+        """k averaged over the cell at each offset of the (padded) grid: see
+        :func:`~pdeflow.kernels.kernel_on_cells`."""
         displacements = []
         for n_pad, n, h, periodic in zip(
             self.padded, self.grid.shape, self.grid.dx, self.grid.periodic, strict=True
@@ -94,13 +98,7 @@ class GridConvolution:
             else:
                 o = np.where(o < n, o, o - n_pad)
             displacements.append(o * h)
-        mesh = np.meshgrid(*displacements, indexing="ij", sparse=True)
-        r = np.sqrt(sum(m**2 for m in mesh))
-        values = np.empty(r.shape)
-        nonzero = r > 0
-        values[nonzero] = kernel(r[nonzero])
-        values[~nonzero] = kernel.cell_average_at_origin(self.grid.dx)
-        return values
+        return kernel_on_cells(kernel, displacements, self.grid.dx)
 
     def _convolve(self, rho: np.ndarray) -> np.ndarray:
         """``W * rho`` as a view into this thread's output work array (overwritten by its next

@@ -23,7 +23,7 @@ def gaussian(grid: Grid, mean=0.0, cov=1.0, mass: float = 1.0) -> np.ndarray:
         Total mass M > 0 on the grid.
     """
     d = grid.ndim
-    mu = np.broadcast_to(np.asarray(mean, dtype=float), (d,))
+    mu = _per_axis(mean, d, "mean")
     sigma = np.asarray(cov, dtype=float)
     if sigma.ndim == 0:
         sigma = float(sigma) * np.eye(d)
@@ -40,6 +40,22 @@ def gaussian(grid: Grid, mean=0.0, cov=1.0, mass: float = 1.0) -> np.ndarray:
     return _scale_to_mass(grid, rho, mass, "gaussian")
 
 
+def _per_axis(value, d: int, name: str) -> np.ndarray:
+    """``value`` as one finite number per axis (a single number is used on every axis)."""
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise PdeflowError(f"{name} must be a number or {d} numbers, got {value!r}") from err
+    if array.ndim > 1:
+        raise PdeflowError(f"{name} must be a number or a flat list of {d} numbers, got {value!r}")
+    if array.ndim == 1 and array.size not in (1, d):
+        raise PdeflowError(f"{name} {value!r} has {array.size} entries but the grid has {d} "
+                           f"axes; give {d} numbers (one per axis) or one number")
+    if not np.all(np.isfinite(array)):
+        raise PdeflowError(f"{name} must be finite, got {value!r}")
+    return np.broadcast_to(array, (d,))
+
+
 def uniform(grid: Grid, mass: float = 1.0) -> np.ndarray:
     """Constant density with total mass ``mass``."""
     return _scale_to_mass(grid, grid.ones(), mass, "uniform")
@@ -47,8 +63,7 @@ def uniform(grid: Grid, mass: float = 1.0) -> np.ndarray:
 
 def box(grid: Grid, low, high, mass: float = 1.0) -> np.ndarray:
     """Indicator of the box ``∏ [low_k, high_k]`` (cell centres inside), scaled to ``mass``."""
-    lo = np.broadcast_to(np.asarray(low, dtype=float), (grid.ndim,))
-    hi = np.broadcast_to(np.asarray(high, dtype=float), (grid.ndim,))
+    lo, hi = _per_axis(low, grid.ndim, "low"), _per_axis(high, grid.ndim, "high")
     inside = np.ones(grid.shape, dtype=bool)
     for c, a, b in zip(grid.coords(), lo, hi, strict=True):
         inside = inside & (c >= a) & (c <= b)

@@ -101,3 +101,43 @@ def get_preset(name: str) -> dict:
 def describe_presets() -> list[tuple[str, str]]:
     """``(name, description)`` of every preset."""
     return [(name, spec.get("description", "")) for name, spec in PRESETS.items()]
+
+
+def preset_methods(name: str) -> list[str]:
+    """The methods that solve the preset ``name`` (the others are refused before a run starts)."""
+    from .solvers import available_methods, unsupported
+    from .spec import build_problem, validate_spec
+
+    problem = build_problem(validate_spec(get_preset(name)))
+    return [m for m in available_methods() if unsupported(problem, m) is None]
+
+
+def preset_toml(name: str) -> str:
+    """The preset ``name`` as the text of an editable TOML spec: every entry, then, commented out,
+    every option of each of its methods with its default (``pdeflow presets NAME --toml``)."""
+    from .solvers import method_options
+    from .spec import load_spec, spec_to_toml
+
+    get_preset(name)  # a preset's name, not a path: raises, listing the presets
+    key = str(name).replace("_", "-")
+    spec = load_spec(key)
+    text = spec_to_toml(spec, header=f"pdeflow preset '{key}'; run it with: pdeflow run {key}.toml\n"
+                                     f"methods that solve it: {', '.join(preset_methods(key))}")
+    for method in spec["run"]["methods"]:
+        given = spec.get(method, {})
+        rest = {k: v for k, v in method_options(method).items() if k not in given}
+        if not rest:
+            continue
+        if method not in spec:
+            text += f"\n[{method}]\n"
+        text += f"# the other options of {method}, at their defaults (uncomment to change):\n"
+        for option, default in rest.items():
+            shown = "...  # default: chosen by the method" if default is None else _toml_default(default)
+            text += f"# {option} = {shown}\n"
+    return text
+
+
+def _toml_default(value) -> str:
+    from .spec import spec_to_toml
+
+    return spec_to_toml({"v": value}).split(" = ", 1)[1].strip()

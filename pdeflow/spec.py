@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -89,7 +90,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 __all__ = [  # the loaders and runners below, and the validation they re-export
-    "load_spec", "apply_overrides", "build_problem", "run_spec", "spec_from_file", "exact_from_file",
+    "load_spec", "apply_overrides", "spec_to_toml", "build_problem", "run_spec", "spec_from_file",
+    "exact_from_file",
     "validate_spec", "compile_expression", "PARAMETERS", "INITIAL", "DEFAULTS", "VALUES",
     "FORBIDDEN_NODES", "MAX_EXPRESSION", "MAX_CELLS", "MAX_SNAPSHOTS", "MAX_STEPS", "MAX_OPTION",
     "OPTION_KINDS", "CELL_WIDTH", "KNOWN_METHODS", "TABLES", "EXPRESSION_NAMES",
@@ -143,6 +145,43 @@ def apply_overrides(spec: dict, t_end: float | None = None, cells=None) -> dict:
     if cells is not None:
         spec.setdefault("grid", {})["cells"] = cells
     return validate_spec(spec, source="spec (with overrides)")
+
+
+def spec_to_toml(spec: dict, header: str = "") -> str:
+    """``spec`` as the text of a TOML file that :func:`load_spec` reads back to the same spec.
+
+    Top-level keys first, then one table per section (``[grid]``, ``[initial]``, ``[parameters]``,
+    ``[run]``, one per method). ``header`` is written first as ``#`` comment lines.
+
+    >>> from pdeflow.spec import load_spec, spec_to_toml
+    >>> print(spec_to_toml(load_spec("heat")).splitlines()[0])
+    equation = "heat"
+    """
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    tables = []
+    for key, value in spec.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for name, table in tables:
+        lines += ["", f"[{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ("nan" if value != value else
+                                                          ("inf" if value > 0 else "-inf"))
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise PdeflowError(f"cannot write {value!r} ({type(value).__name__}) to TOML")
 
 
 # -- building and running ------------------------------------------------------------------------
@@ -204,7 +243,7 @@ def run_spec(
     dict[str, Trajectory]
         One trajectory per method, in run order.
     """
-    from .solvers import solve
+    from .solvers import check_methods, solve
     from .storage import check_writable
 
     spec = copy.deepcopy(spec)
@@ -220,6 +259,7 @@ def run_spec(
         for m in methods:
             check_writable(out, m, overwrite)
     problem = build_problem(spec)
+    check_methods(problem, methods)  # every method, before the first one runs
     return {
         m: solve(
             problem, spec["run"]["t_end"], method=m, snapshots=spec["run"]["snapshots"],

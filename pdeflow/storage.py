@@ -24,6 +24,7 @@ import contextlib
 import errno
 import json
 import os
+import uuid
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,11 +36,13 @@ from ._h5 import IO_ERRORS, _damaged, _open, _readable, _reason, _space_left, ch
 from ._h5 import check_unlocked as check_unlocked  # the command line imports it from here
 from .errors import StorageError
 from .grid import Grid
+from .stored_frames import StoredFrames
 from .trajectory import FAILED, RUNNING, Trajectory
 from .xdmf import write_xdmf
 
 COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 MIN_FREE = 1 << 20  # bytes a snapshot leaves free on the disk, for the run's final status
+MAX_CHUNK = 4 << 20  # bytes of a frame chunk (larger frames are chunked in slabs along their first axis)
 
 
 def _version() -> str:
@@ -86,6 +89,7 @@ class RunWriter:
             root["problem"] = _json(problem)
             self.group = self.file.create_group(group)
             self.group.attrs["method"] = method
+            self.group.attrs["run_id"] = self.run_id = uuid.uuid4().hex
             self.group.attrs["options"] = _json(options)
             self.group.attrs["status"] = RUNNING
             self.group.attrs["problem"] = _json(problem)
@@ -135,6 +139,7 @@ class RunWriter:
             self.file.close()
             raise StorageError(f"{path} has no run '{group}' to resume")
         self.group = self.file[group]
+        self.run_id = str(self.group.attrs["run_id"]) if "run_id" in self.group.attrs else None
         self.time = self.group["time"]
         self.grid = None
         if "bounds" in self.group.attrs:
@@ -176,12 +181,21 @@ class RunWriter:
                 dims.append(dname)
         ds = g.create_dataset(
             name, (0, *value.shape), maxshape=(None, *value.shape), dtype="f8",
-            chunks=(1, *value.shape), **COMPRESSION,
+            chunks=_frame_chunks(value.shape), **COMPRESSION,
         )
         ds.dims[0].attach_scale(self.time)
         for k, dname in enumerate(dims, start=1):
             ds.dims[k].attach_scale(g[dname])
         return ds
+
+    def frames(self, name: str) -> StoredFrames:
+        """An empty on-disk view of field ``name``, counting the frames :meth:`append` stores
+        (what a trajectory streamed to this file holds instead of the arrays)."""
+        return StoredFrames(self.path, self.group_name, name, 0, self.run_id, self.open_group)
+
+    def open_group(self) -> h5py.Group | None:
+        """The run's group while this writer holds the file open, else None."""
+        return self.group if self.file.id.valid else None
 
     def set_static(self, name: str, value: np.ndarray) -> None:
         """A per-run array that does not change with time (particle weights)."""
@@ -283,6 +297,15 @@ class RunWriter:
             ) from error
 
 
+def _frame_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """One frame per chunk, or a slab of it along its first axis where a frame is larger than
+    :data:`MAX_CHUNK`: the compression filters hold two chunk-sized buffers while a chunk is
+    written, so a whole 256³ frame per chunk would cost 256 MiB of memory at every snapshot."""
+    row = 8 * int(np.prod(shape[1:], dtype=np.int64))
+    rows = int(min(shape[0], max(1, MAX_CHUNK // max(row, 1)))) if shape else 1
+    return (1, rows, *shape[1:]) if shape else (1,)
+
+
 # -- resume checkpoints ---------------------------------------------------------------------------
 def _write_checkpoint(group: h5py.Group, checkpoint: dict) -> None:
     """Store ``checkpoint`` (JSON-able; ``frame``: the snapshot it belongs to) in a slot:
@@ -356,11 +379,42 @@ def load(path: str | os.PathLike) -> dict[str, Trajectory]:
         if "pdeflow_version" not in f.attrs:
             raise StorageError(f"{path} is HDF5 but was not written by pdeflow (no pdeflow_version)")
         for name, g in f.items():
-            if isinstance(g, h5py.Group) and "method" in g.attrs:
+            if is_run(g):
                 runs[name] = _read_run(g)
     if not runs:
         raise StorageError(f"{path} holds no pdeflow runs")
     return runs
+
+
+COMPARISON = "comparison"  # the ``content`` attribute of a group written by Comparison.write
+
+
+def is_run(g) -> bool:
+    """Whether ``g`` (an HDF5 object) is a run group, not a stored comparison or anything else.
+
+    A comparison (``Comparison.write``) carries ``content = "comparison"``; files written before
+    that attribute existed are recognised by their ``pair`` table and the missing ``status``.
+    """
+    if not isinstance(g, h5py.Group) or "method" not in g.attrs or "time" not in g:
+        return False
+    if g.attrs.get("content") == COMPARISON:
+        return False
+    return not ("pair" in g and "status" not in g.attrs)
+
+
+def comparisons(path: str | os.PathLike) -> dict[str, dict]:
+    """The comparisons stored in a pdeflow file: ``{group: {"method", "runs", "pairs", "times"}}``."""
+    found = {}
+    with _open(Path(path), "r") as f, _damaged(path):
+        for name, g in f.items():
+            if isinstance(g, h5py.Group) and "pair" in g and not is_run(g):
+                found[name] = {
+                    "method": str(g.attrs.get("w2_method", g.attrs.get("method", "?"))),
+                    "runs": [s.decode() if isinstance(s, bytes) else str(s) for s in g["run"][()]],
+                    "pairs": [s.decode() if isinstance(s, bytes) else str(s) for s in g["pair"][()]],
+                    "times": g["time"][()],
+                }
+    return found
 
 
 def _complete_frames(g: h5py.Group) -> int:
@@ -390,10 +444,12 @@ def _read_run(g: h5py.Group) -> Trajectory:
     elif "triangles" in g:
         grid = _read_mesh(g)
     frames = {}
+    run_id = str(attrs["run_id"]) if "run_id" in attrs else None
     for name, ds in g.items():  # density, position, and any observable field (time, ...)
         if (isinstance(ds, h5py.Dataset) and ds.ndim >= 2 and ds.dims[0]
                 and ds.dims[0][0].name.endswith("/time")):
-            frames[name] = [ds[k] for k in range(min(n, ds.shape[0]))]
+            # left on disk: read frame by frame (see StoredFrames)
+            frames[name] = StoredFrames(g.file.filename, g.name, name, min(n, ds.shape[0]), run_id)
     n = min([n] + [len(v) for v in frames.values()])
     diagnostics = {}
     skip = {"time", "density", "position", "weight", "x", "y", "z", "particle", "dim"}
@@ -404,7 +460,7 @@ def _read_run(g: h5py.Group) -> Trajectory:
             diagnostics[name] = ds[:n]
     meta = {}
     for key, value in attrs.items():
-        if key in ("method", "status", "bounds", "periodic", "checkpoint"):
+        if key in ("method", "status", "bounds", "periodic", "checkpoint", "run_id"):
             continue
         if isinstance(value, str) and value[:1] in "{[":
             try:

@@ -40,7 +40,7 @@ SHORT_NAMES = {
 }
 COMPLETE = ("finished", "blow-up")
 SUMMARIES = ("final_time", "mass_drift", "final_energy", "final_second_moment", "blowup_time",
-             "wall_time")
+             "blowup_threshold", "blowup_time_max_density", "blowup_time_second_moment", "wall_time")
 INSTALL = "pip install '.[dask]'  (or: pip install 'dask[distributed]' xarray h5netcdf)"
 
 
@@ -132,6 +132,8 @@ def sweep(
             warnings.warn(f"run ({params}) failed twice: {first['error']}", SweepWarning, stacklevel=2)
     table = _table(xr, base, dims, paths, values, seed_list, mode, jobs, rows, metrics or {})
     table.to_netcdf(out / "sweep.nc", engine="h5netcdf")
+    from .plot import plot_sweep
+
     plot_sweep(table, out / "sweep.png")
     return table
 
@@ -380,6 +382,9 @@ def summarize(traj, metrics: dict[str, Callable] | None = None) -> dict:
         "mass_drift": float(np.max(np.abs(mass - mass[0])) / abs(mass[0])) if len(mass) else nan,
         "final_energy": last.get("energy", nan), "final_second_moment": last.get("second_moment", nan),
         "blowup_time": float(traj.meta.get("blowup_time", nan)), "wall_time": float(traj.wall_time),
+        "blowup_threshold": float(traj.meta.get("blowup_threshold", nan)),
+        "blowup_time_max_density": float(traj.meta.get("blowup_time_max_density", nan)),
+        "blowup_time_second_moment": float(traj.meta.get("blowup_time_second_moment", nan)),
     }
     for name, metric in (metrics or {}).items():
         try:
@@ -416,7 +421,11 @@ def _table(xr, base, dims, paths, values, seeds, mode, jobs, rows, metrics):
     ds = xr.Dataset(data, coords=coords)
     ds.attrs.update(spec=json.dumps(base, sort_keys=True), mode=mode, parameters=json.dumps(paths),
                     methods=json.dumps(methods), pdeflow_version=__version__,
-                    mass_drift="max |M(t) - M(0)| / M(0)", blowup_time="NaN: no blow-up")
+                    mass_drift="max |M(t) - M(0)| / M(0)",
+                    blowup_time="when max density crossed blowup_threshold (grid-dependent); NaN: no "
+                                "blow-up",
+                    blowup_time_max_density="1/max density extrapolated to 0 (pdeflow.blowup)",
+                    blowup_time_second_moment="second moment extrapolated to 0: an upper bound")
     return ds
 
 
@@ -427,42 +436,6 @@ def format_table(ds) -> str:
     columns = sorted((c for c in frame.columns if c != "error"), key=lambda c: c not in ds.coords)
     columns += ["error"] if any(frame["error"]) else []
     return frame[columns].to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.6g}")
-
-
-def plot_sweep(ds, path: str | os.PathLike | None = None):
-    """A figure of every summary against the first swept parameter (one line per other value);
-    the first panel is the fraction of runs that blew up."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    first = next(iter(json.loads(ds.attrs["parameters"])), "seed")
-    along = "run" if ds.attrs["mode"] == "zip" else first
-    x = ds[first].values
-    numeric = np.issubdtype(x.dtype, np.number)
-    panels = ["blown up", *[v for v in ds.data_vars if ds[v].dtype.kind == "f" and ds[v].notnull().any()]]
-    cols = min(4, len(panels))
-    fig = Figure(figsize=(3.6 * cols, 3.0 * math.ceil(len(panels) / cols)), layout="constrained")
-    FigureCanvasAgg(fig)
-    for i, name in enumerate(panels):
-        ax = fig.add_subplot(math.ceil(len(panels) / cols), cols, i + 1)
-        if name == "blown up":
-            y = (ds.status == "blow-up").mean([d for d in ds.status.dims if d != along]).values
-            ax.set_ylim(-0.05, 1.05)
-        else:
-            y = ds[name].transpose(along, ...).values.reshape(len(x), -1)
-            others = [d for d in ds[name].dims if d != along]
-            labels = [", ".join(f"{d}={v}" for d, v in zip(others, combo, strict=True))
-                      for combo in itertools.product(*(ds[d].values for d in others))]
-        lines = ax.plot(x if numeric else np.arange(len(x)), y, "o-", ms=3)
-        if name == panels[1] and 1 < len(lines) <= 8:
-            ax.legend(lines, labels, fontsize=7)
-        if not numeric:
-            ax.set_xticks(np.arange(len(x)), [str(v) for v in x], rotation=30)
-        ax.set_xlabel(first)
-        ax.set_title(name, fontsize=10)
-    if path is not None:
-        fig.savefig(path, dpi=100)
-    return fig
 
 
 def _require(*modules: str):

@@ -6,12 +6,14 @@ or particle positions), per-snapshot diagnostics (mass, energy, ...), a status a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .errors import PdeflowError
 from .grid import Grid
+from .stored_frames import StoredFrames
 
 FINISHED, RUNNING, BLOW_UP, INTERRUPTED, FAILED = (
     "finished", "running", "blow-up", "interrupted", "failed",
@@ -29,8 +31,11 @@ class Trajectory:
     grid : Grid or None
         The grid densities live on (particle runs: the problem's grid, used by ``density``).
     times : ndarray (n_snap,)
-    frames : dict[str, list[ndarray]]
+    frames : dict[str, sequence of ndarray]
         "density" for grid runs (each of ``grid.shape``); "position" for particle runs (N, d).
+        A run with a store (and a loaded file) keeps them on disk: each is a
+        :class:`~pdeflow.stored_frames.StoredFrames` that reads frame i when indexed, so memory
+        does not grow with the number of snapshots; without a store, a list in memory.
     diagnostics : dict[str, ndarray]
         Per-snapshot scalars: "mass", "energy", "dissipation", "second_moment", ...
     status : str
@@ -40,6 +45,9 @@ class Trajectory:
         Options, wall time, step counts, the problem description, blow-up time, ...
     weights : ndarray or None
         Particle weights (particle runs).
+    frame_store : callable, optional
+        ``frame_store(name) -> StoredFrames`` for a run streamed to a file: frames appended from
+        then on are counted, not copied (the run's writer stores them).
     """
 
     method: str
@@ -50,14 +58,25 @@ class Trajectory:
     status: str = RUNNING
     meta: dict = field(default_factory=dict)
     weights: np.ndarray | None = None
+    frame_store: Callable | None = field(default=None, repr=False, compare=False)
 
     # -- building ------------------------------------------------------------------------------
     def append(self, t: float, fields: dict[str, np.ndarray], diagnostics: dict[str, float]):
         self.times = np.append(self.times, t)
         for name, value in fields.items():
-            self.frames.setdefault(name, []).append(np.array(value, copy=True))
+            if name not in self.frames:
+                self.frames[name] = [] if self.frame_store is None else self.frame_store(name)
+            frames = self.frames[name]
+            frames.append(value if isinstance(frames, StoredFrames) else np.array(value, copy=True))
         for name, value in diagnostics.items():
             self.diagnostics[name] = np.append(self.diagnostics.get(name, np.zeros(0)), value)
+
+    def in_memory(self) -> Trajectory:
+        """A copy whose frames are read into memory (independent of the file from then on:
+        a run kept on disk reads its frames from the file, and overwriting that run there makes
+        them unreadable)."""
+        return replace(self, frames={k: [np.array(f) for f in v] for k, v in self.frames.items()},
+                       diagnostics=dict(self.diagnostics), meta=dict(self.meta), frame_store=None)
 
     # -- reading -------------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -12,8 +12,12 @@ import h5py
 def write_xdmf(h5_path: Path, f: h5py.File) -> None:
     """Write ``<file>.xmf`` describing every 2D/3D grid run of ``f`` as a time series.
 
-    The density is cell data on a CoRectMesh. XDMF lists axes slowest first, so ParaView's X
-    axis is pdeflow's last axis (y in 2D); Origin and spacing are given in the same order.
+    The density is cell data on a 3DCoRectMesh. XDMF lists axes slowest first (Z, Y, X) and the
+    density is stored ``(time, x, y[, z])``, last axis fastest, so ParaView's X axis is pdeflow's
+    last axis and its Z axis pdeflow's first: in 3D (X, Y, Z) = (z, y, x); in 2D the grid is a
+    slab one cell thick lying in ParaView's X–Y plane at Z ∈ [0, h] (h the smaller cell width),
+    with (X, Y) = (y, x). (A 2DCoRectMesh would open in ParaView's Y–Z plane, edge-on in the
+    default view.) Origin and spacing are given in the same slowest-first order.
     """
     blocks = []
     for name, g in f.items():
@@ -27,29 +31,30 @@ def write_xdmf(h5_path: Path, f: h5py.File) -> None:
             continue
         n_frames = min(dens.shape[0], g["time"].shape[0])
         shape = dens.shape[1:]
-        bounds = g.attrs["bounds"]
+        bounds = [(float(b[0]), float(b[1])) for b in g.attrs["bounds"]]
         spacing = [(b[1] - b[0]) / n for b, n in zip(bounds, shape, strict=True)]
-        topo = "3DCoRectMesh" if len(shape) == 3 else "2DCoRectMesh"
-        geo = "ORIGIN_DXDYDZ" if len(shape) == 3 else "ORIGIN_DXDY"
-        points = " ".join(str(n + 1) for n in shape)
-        cells = " ".join(str(n) for n in shape)
-        origin = " ".join(repr(float(b[0])) for b in bounds)
-        steps = " ".join(repr(float(h)) for h in spacing)
-        times = g["time"][:n_frames]
+        origin, steps, cells = [b[0] for b in bounds], list(spacing), list(shape)
+        if len(shape) == 2:  # one cell in the slowest (ParaView Z) direction
+            origin, steps, cells = [0.0, *origin], [min(spacing), *steps], [1, *cells]
+        points = " ".join(str(n + 1) for n in cells)
+        cell_dims = " ".join(str(n) for n in cells)
+        origin_text = " ".join(repr(v) for v in origin)
+        steps_text = " ".join(repr(v) for v in steps)
+        stored = " ".join(str(n) for n in shape)
+        start = " ".join([str(0)] * len(shape))
         grids = []
-        for k, t in enumerate(times):
-            start = " ".join(["0"] * (len(shape) + 1)).replace("0", str(k), 1)
+        for k, t in enumerate(g["time"][:n_frames]):
             grids.append(f"""      <Grid Name="{name}_{k}" GridType="Uniform">
         <Time Value="{float(t)!r}"/>
-        <Topology TopologyType="{topo}" Dimensions="{points}"/>
-        <Geometry GeometryType="{geo}">
-          <DataItem Dimensions="{len(shape)}" Format="XML">{origin}</DataItem>
-          <DataItem Dimensions="{len(shape)}" Format="XML">{steps}</DataItem>
+        <Topology TopologyType="3DCoRectMesh" Dimensions="{points}"/>
+        <Geometry GeometryType="ORIGIN_DXDYDZ">
+          <DataItem Dimensions="3" Format="XML">{origin_text}</DataItem>
+          <DataItem Dimensions="3" Format="XML">{steps_text}</DataItem>
         </Geometry>
         <Attribute Name="density" AttributeType="Scalar" Center="Cell">
-          <DataItem ItemType="HyperSlab" Dimensions="{cells}" Type="HyperSlab">
-            <DataItem Dimensions="3 {len(shape) + 1}" Format="XML">{start} {" ".join(["1"] * (len(shape) + 1))} 1 {cells}</DataItem>
-            <DataItem Dimensions="{n_frames} {cells}" Format="HDF">{h5_path.name}:/{name}/density</DataItem>
+          <DataItem ItemType="HyperSlab" Dimensions="{cell_dims}" Type="HyperSlab">
+            <DataItem Dimensions="3 {len(shape) + 1}" Format="XML">{k} {start} 1 {" ".join(["1"] * len(shape))} 1 {stored}</DataItem>
+            <DataItem Dimensions="{n_frames} {stored}" Format="HDF">{h5_path.name}:/{name}/density</DataItem>
           </DataItem>
         </Attribute>
       </Grid>""")

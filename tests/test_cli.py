@@ -33,7 +33,7 @@ def test_run_preset_writes_file_plot_and_summary(tmp_path, capsys):
     stdout = capsys.readouterr().out
     assert "fv" in stdout and "finished" in stdout and "11 snapshots" in stdout
     assert "mass drift" in stdout and "energy" in stdout and "wall" in stdout
-    assert f"wrote {out} and {tmp_path / 'ks.png'}" in stdout
+    assert f"wrote {out}, {tmp_path / 'ks.xmf'} and {tmp_path / 'ks.png'}" in stdout
     assert (tmp_path / "ks.png").stat().st_size > 10_000
     traj = pf.load(out)["fv"]
     assert traj.status == "finished"
@@ -102,7 +102,8 @@ def test_plot_and_presets_commands(tmp_path, capsys):
     assert main(["plot", str(out), "--out", str(tmp_path / "fig.png")]) == 0
     assert (tmp_path / "fig.png").stat().st_size > 10_000
     assert main(["presets"]) == 0
-    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]
+             if not line.lstrip().startswith("methods:")]
     assert names == ["heat", "fokker-planck", "porous-medium", "keller-segel", "keller-segel-blowup",
                      "mean-field"]
 
@@ -209,7 +210,7 @@ def test_plot_1d_draws_exact_dashed(tmp_path):
     fig = plot_trajectory(traj, exact=problem.exact)
     dashed = [line for line in fig.axes[0].lines if line.get_linestyle() == "--"]
     assert len(dashed) == 4 + 1  # four snapshots and the legend entry
-    assert fig.axes[2].get_ylabel() == "energy"
+    assert fig.axes[2].get_ylabel() == "free energy E[ρ]"
     out = tmp_path / "f.h5"
     pf.solve(problem, 0.1, snapshots=3, store=out, progress=False)
     assert len(plot_file(out).axes) == 3

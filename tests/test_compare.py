@@ -131,9 +131,10 @@ def test_resampling_between_grids_conserves_mass_and_position():
     assert fine.integrate(up) == pytest.approx(1.0, rel=1e-12)
     a, b = _grid_run(fine, [rho_f], [0.0]), _grid_run(coarse, [rho_c], [0.0], method="coarse")
     result = compare(a, b)
-    # the same Gaussian on two grids: W2 at the coarse grid's second-order error (dx² = 1e-2)
-    assert result["w2"][0, 0] < 1e-2
-    assert result["l1"][0, 0] < 2e-2  # linear interpolation error, O(dx²)
+    # the same Gaussian on two grids: W2 and L1 at the coarse grid's second-order error
+    # (dx² = 1e-2 times a constant below 1): measured W2 9.9e-4, L1 2.8e-3 (after interpolation)
+    assert result["w2"][0, 0] < 1.5e-3
+    assert result["l1"][0, 0] < 4e-3
 
 
 def test_comparison_table_dict_xarray_hdf5_and_plot(tmp_path):
@@ -162,7 +163,7 @@ def test_comparison_table_dict_xarray_hdf5_and_plot(tmp_path):
         np.testing.assert_array_equal(f["compare/w2"][()], result["w2"])
         assert [s.decode() for s in f["compare/pair"][()]] == result.pair_names
     fig = result.plot(tmp_path / "cmp.png")
-    assert (tmp_path / "cmp.png").stat().st_size > 0 and len(fig.axes) == 5
+    assert (tmp_path / "cmp.png").stat().st_size > 0 and len(fig.axes) == 6
 
 
 def test_1d_w2_of_piecewise_constant_densities_is_exact():

@@ -47,7 +47,7 @@ def problems(draw):
                                pf.Potential(rng.normal(size=grid.shape)))
     else:
         internal = draw(st.sampled_from([pf.Entropy(0.3), pf.PowerLaw(2.0, 0.3), None]))
-        terms = [pf.Interaction(pf.Gaussian(draw(st.floats(0.2, 2.0))), -strength)]
+        terms = [pf.Interaction(pf.GaussianKernel(draw(st.floats(0.2, 2.0))), -strength)]
         energy = pf.FreeEnergy(*([internal] if internal else []), *terms)
     scheme = draw(st.sampled_from(["explicit", "implicit"]))
     return pf.problems.aggregation_diffusion(grid, rho, energy), scheme
@@ -63,6 +63,13 @@ def test_mass_positivity_and_energy_for_random_problems(case, t_end):
     assert traj.status == "finished"
     assert np.abs(traj.mass / traj.mass[0] - 1).max() <= 1e-12
     assert traj.diagnostics["min_density"].min() >= 0.0
+    if scheme == "explicit":
+        # positivity comes from the step bound; rejecting a negative stage is the backstop. The
+        # bound covers the first stage exactly, the later two lag the face weights by a stage:
+        # measured no rejection in 250 random explicit runs (nightly profile); allowed: one, or
+        # 2 % of the steps (a bound 4x too large rejects every step that it limits)
+        steps, rejected = traj.meta["steps"], traj.meta["rejected_steps"]
+        assert rejected <= max(1, 0.02 * steps), (rejected, steps)
     if scheme == "explicit":  # the explicit steps within the CFL limit dissipate energy
         scale = max(1.0, np.abs(traj.energy).max())
         assert np.diff(traj.energy).max() <= 1e-10 * scale, np.diff(traj.energy)

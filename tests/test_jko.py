@@ -87,7 +87,7 @@ def test_1d_converges_first_order_in_tau_with_exact_mass(build, t_end, tau):
 def test_1d_aggregation_agrees_with_finite_volume():
     grid = pf.Grid([(-6.0, 6.0)], 480)
     rho0 = pf.gaussian(grid, -1.5, 0.3, 0.5) + pf.gaussian(grid, 1.5, 0.3, 0.5)
-    energy = pf.FreeEnergy(pf.Entropy(0.1), pf.Interaction(pf.Gaussian(1.0), strength=-1))
+    energy = pf.FreeEnergy(pf.Entropy(0.1), pf.Interaction(pf.GaussianKernel(1.0), strength=-1))
     problem = pf.problems.aggregation_diffusion(grid, rho0, energy)
     fv = pf.solve(problem, 1.0, method="fv", snapshots=2, progress=False)
     jko = pf.solve(problem, 1.0, method="jko", tau=0.02, n_quantiles=800, snapshots=2, progress=False)
@@ -105,7 +105,7 @@ def test_1d_energy_never_increases_from_step_to_step():
     rho0 = pf.gaussian(grid, -1.5, 0.3, 0.5) + pf.gaussian(grid, 1.5, 0.3, 0.5)
     energy = pf.FreeEnergy(
         pf.Entropy(0.1), pf.Potential(lambda x: 0.05 * x**2),
-        pf.Interaction(pf.Gaussian(1.0), strength=-1),
+        pf.Interaction(pf.GaussianKernel(1.0), strength=-1),
     )
     problem = pf.problems.aggregation_diffusion(grid, rho0, energy)
     traj = pf.solve(problem, 1.0, method="jko", tau=0.05, n_quantiles=400, snapshots=21, progress=False)
@@ -227,7 +227,7 @@ def test_1d_aggregation_jko_grid_and_particles_agree_in_w2():
     # Keller–Segel-type aggregation–diffusion with a smooth attractive kernel, from a Gaussian:
     # W2 travelled over t = 1 is 0.12, every tolerance below is a small fraction of it
     t_end, N = 1.0, 50_000
-    energy = pf.FreeEnergy(pf.Entropy(0.1), pf.Interaction(pf.Gaussian(1.0), strength=-1.0))
+    energy = pf.FreeEnergy(pf.Entropy(0.1), pf.Interaction(pf.GaussianKernel(1.0), strength=-1.0))
 
     def problem(cells):
         grid = pf.Grid([(-6.0, 6.0)], cells)

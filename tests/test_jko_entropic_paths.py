@@ -41,7 +41,7 @@ def _porous_medium():
 
 def _aggregation():
     grid = pf.Grid([(-4.0, 4.0)] * 2, 32)
-    energy = pf.FreeEnergy(pf.Entropy(0.1), pf.Interaction(pf.Gaussian(1.0), strength=-1.0))
+    energy = pf.FreeEnergy(pf.Entropy(0.1), pf.Interaction(pf.GaussianKernel(1.0), strength=-1.0))
     rho0 = pf.gaussian(grid, (-1.5, 0.0), 0.5, 0.5) + pf.gaussian(grid, (1.5, 0.3), 0.5, 0.5)
     return pf.problems.aggregation_diffusion(grid, rho0, energy), 0.05
 

@@ -68,7 +68,7 @@ def build(spec):
     if spec["potential"]:
         terms.append(pf.Potential(rng.normal(size=grid.shape)))
     if spec["interaction"] != "none":
-        terms.append(pf.Interaction(pf.Gaussian(spec["width"]), spec["strength"]))
+        terms.append(pf.Interaction(pf.GaussianKernel(spec["width"]), spec["strength"]))
     options = {"n_particles": spec["n_particles"], "seed": spec["seed"],
                "blowup_density": 1e300}  # an attractive run may concentrate: keep stepping
     if diffusion in ("brownian", "blob"):
@@ -92,7 +92,7 @@ def test_particles_keep_count_weights_mass_and_stay_in_the_box(spec, t_end):
                      progress=False, max_steps=MAX_STEPS, **options)
         except pf.PdeflowError as err:
             assert "max_steps" in str(err)
-        traj = pf.load(path)["particles"]
+        traj = pf.load(path)["particles"].in_memory()  # the file goes with the directory
     assert traj.status in ("finished", "failed") and len(traj) >= 1
     N, d = options["n_particles"], grid.ndim
     mass = grid.integrate(problem.rho0)

@@ -165,7 +165,7 @@ def test_jko_1d_resumes_from_the_stored_quantile_map_bitwise(monkeypatch, tmp_pa
     # aggregation–diffusion: the interaction makes Newton a quasi-Newton iteration converging
     # linearly, so its result depends on the initial guess at the tolerance level
     grid = pf.Grid([(-4.0, 4.0)], 200)
-    energy = pf.FreeEnergy(pf.Entropy(0.3), pf.Interaction(pf.Gaussian(1.0), -2.0))
+    energy = pf.FreeEnergy(pf.Entropy(0.3), pf.Interaction(pf.GaussianKernel(1.0), -2.0))
     problem = pf.problems.aggregation_diffusion(grid, pf.gaussian(grid, 0.5, 1.0), energy)
     path, _ = _check_resume(monkeypatch, tmp_path, JKO, problem, 0.05, 6, 3, "density",
                             method="jko", tau=0.004, n_quantiles=400)
@@ -187,7 +187,7 @@ def test_jko_2d_resumes_from_the_stored_density_bitwise(monkeypatch, tmp_path):
 # -- the checkpoint on disk ------------------------------------------------------------------------
 def _jko_1d():
     grid = pf.Grid([(-4.0, 4.0)], 200)
-    energy = pf.FreeEnergy(pf.Entropy(0.3), pf.Interaction(pf.Gaussian(1.0), -2.0))
+    energy = pf.FreeEnergy(pf.Entropy(0.3), pf.Interaction(pf.GaussianKernel(1.0), -2.0))
     return pf.problems.aggregation_diffusion(grid, pf.gaussian(grid, 0.5, 1.0), energy)
 
 

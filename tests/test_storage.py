@@ -141,7 +141,7 @@ JKO_SCRIPT = """
 import sys
 import pdeflow as pf
 grid = pf.Grid([(-4.0, 4.0)], 200)
-energy = pf.FreeEnergy(pf.Entropy(0.3), pf.Interaction(pf.Gaussian(1.0), -2.0))
+energy = pf.FreeEnergy(pf.Entropy(0.3), pf.Interaction(pf.GaussianKernel(1.0), -2.0))
 p = pf.problems.aggregation_diffusion(grid, pf.gaussian(grid, 0.5, 1.0), energy)
 traj = pf.solve(p, 1.0, snapshots=41, store=sys.argv[1], progress=False, resume=True, method="jko",
                 tau=0.002, n_quantiles=400)
@@ -152,7 +152,7 @@ def test_sigkilled_jko_run_resumes_from_its_checkpoint_bitwise(tmp_path):
     path = tmp_path / "killed.h5"
     assert _kill_after_frames(path, 5, np.random.default_rng(), JKO_SCRIPT, "jko") >= 5
     grid = pf.Grid([(-4.0, 4.0)], 200)
-    energy = pf.FreeEnergy(pf.Entropy(0.3), pf.Interaction(pf.Gaussian(1.0), -2.0))
+    energy = pf.FreeEnergy(pf.Entropy(0.3), pf.Interaction(pf.GaussianKernel(1.0), -2.0))
     p = pf.problems.aggregation_diffusion(grid, pf.gaussian(grid, 0.5, 1.0), energy)
     options = {"method": "jko", "tau": 0.002, "n_quantiles": 400}
     resumed = pf.solve(p, 1.0, snapshots=41, store=path, progress=False, resume=True, **options)
@@ -191,7 +191,7 @@ def test_checkpoints_rewritten_at_every_snapshot_do_not_grow_the_file(tmp_path, 
     # 12 kB over these 49. In place, it grows by the data alone (measured: 0 B beyond); allowed:
     # one more node of a chunk index (< 4 kB) and 16 B per snapshot.
     grid = pf.Grid([(-4.0, 4.0)], 200)
-    energy = pf.FreeEnergy(pf.Entropy(0.3), pf.Interaction(pf.Gaussian(1.0), -2.0))
+    energy = pf.FreeEnergy(pf.Entropy(0.3), pf.Interaction(pf.GaussianKernel(1.0), -2.0))
     jko = pf.problems.aggregation_diffusion(grid, pf.gaussian(grid, 0.5, 1.0), energy)
     beyond = _growth_beyond_data(monkeypatch, tmp_path / "jko.h5", jko, 0.2, 51, method="jko",
                                  tau=0.004, n_quantiles=400)

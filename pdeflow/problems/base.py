@@ -11,6 +11,7 @@ from ..energy import FreeEnergy
 from ..errors import PdeflowError
 from ..grid import Grid
 from ..initial import validate_density
+from ..metric import Metric, Wasserstein, as_metric
 
 
 @dataclass
@@ -44,6 +45,10 @@ class Problem:
         Whether particles reflect at the grid's walls. False where the grid box is only a
         window (the network's parameters live in all of R^p): particles then leave it freely and
         deposits clamp them onto its edge cells.
+    metric : Metric
+        The geometry of the flow (:mod:`pdeflow.metric`): ``Wasserstein()`` (default),
+        ``FisherRao(rate)`` or ``WassersteinFisherRao(rate)``. The exact solutions the factories
+        attach are those of the Wasserstein flow: with another metric ``exact`` is None.
     """
 
     name: str
@@ -55,8 +60,10 @@ class Problem:
     observe: Callable[[dict], tuple[dict, dict]] | None = None
     particles0: np.ndarray | Callable | None = None
     walls: bool = True
+    metric: Metric = field(default_factory=Wasserstein)
 
     def __post_init__(self) -> None:
+        self.metric = as_metric(self.metric)
         if self.grid is None:
             if self.particles0 is None:
                 raise PdeflowError(f"problem {self.name!r} has no grid; give particles0 (initial "
@@ -77,7 +84,14 @@ class Problem:
             "grid": None if self.grid is None else self.grid.to_dict(),
             "energy": self.energy.to_dict(),
             "mass": self.mass,
+            "metric": self.metric.to_dict(),
         }
+
+
+def wasserstein_only(problem: Problem, exact):
+    """``exact`` where the problem's flow is the Wasserstein one (what the factories' exact
+    solutions solve), else None."""
+    return exact if not problem.metric.reaction and problem.metric.transport else None
 
 
 class GridlessEnergy(FreeEnergy):

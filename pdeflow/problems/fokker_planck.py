@@ -7,22 +7,24 @@ import numpy as np
 from ..energy import Entropy, FreeEnergy, Potential
 from ..grid import Grid
 from ..initial import gaussian
-from .base import Problem
+from .base import Problem, wasserstein_only
 from .gaussians import gaussian_moments, gaussian_on_grid
 
 
-def fokker_planck(grid: Grid, rho0, V, D: float = 1.0, grad_V=None) -> Problem:
+def fokker_planck(grid: Grid, rho0, V, D: float = 1.0, grad_V=None, metric=None) -> Problem:
     """``∂t ρ = ∇·(ρ∇V) + D Δρ`` for a potential V (callable of the coordinates, or an array).
 
-    The stationary state is the Gibbs density ``e^{-V/D} / Z`` (times the mass).
+    The stationary state is the Gibbs density ``e^{-V/D} / Z`` (times the mass). With
+    ``metric=pf.FisherRao(α)`` this is the Fisher–Rao flow of ``D·KL(ρ | e^{-V/D})``, whose
+    solution (normalized) is ``ρ_t ∝ ρ0^{e^{−αDt}} (e^{−V/D})^{1 − e^{−αDt}}``.
     """
     energy = FreeEnergy(Entropy(D), Potential(V, gradient=grad_V))
-    return Problem("fokker_planck", grid, rho0, energy, parameters={"D": float(D)})
+    return Problem("fokker_planck", grid, rho0, energy, parameters={"D": float(D)}, metric=metric)
 
 
 def ornstein_uhlenbeck(
     grid: Grid, mean=0.0, cov=1.0, mass: float = 1.0, gamma: float = 1.0, D: float = 1.0,
-    center=0.0,
+    center=0.0, metric=None,
 ) -> Problem:
     """Fokker–Planck with ``V = γ|x − c|²/2`` from a Gaussian; the solution stays Gaussian.
 
@@ -46,11 +48,12 @@ def ornstein_uhlenbeck(
         cov_t = cov0 * decay**2 + (D / gamma) * (1 - decay**2) * np.eye(d)
         return mean_t, cov_t
 
-    problem = fokker_planck(grid, rho0, V, D=D, grad_V=grad_V)
+    problem = fokker_planck(grid, rho0, V, D=D, grad_V=grad_V, metric=metric)
     problem.name = "ornstein_uhlenbeck"
     problem.parameters.update(
         {"gamma": float(gamma), "mean": m0.tolist(), "cov": cov0.tolist(), "center": c.tolist()}
     )
-    problem.exact = lambda t: gaussian_on_grid(grid, *moments(t), mass)
-    problem.exact_moments = moments
+    if wasserstein_only(problem, True):
+        problem.exact = lambda t: gaussian_on_grid(grid, *moments(t), mass)
+        problem.exact_moments = moments
     return problem

@@ -12,10 +12,11 @@ from ..grid import Grid
 from .base import Problem
 
 
-def keller_segel(grid: Grid, rho0, chi: float = 1.0, D: float = 1.0) -> Problem:
+def keller_segel(grid: Grid, rho0, chi: float = 1.0, D: float = 1.0, metric=None) -> Problem:
     """Keller–Segel with sensitivity χ and diffusion D on a 1D, 2D or 3D grid."""
     energy = FreeEnergy(Entropy(D), Interaction.newtonian(grid.ndim, chi))
-    return Problem("keller_segel", grid, rho0, energy, parameters={"chi": float(chi), "D": float(D)})
+    return Problem("keller_segel", grid, rho0, energy, parameters={"chi": float(chi), "D": float(D)},
+                   metric=metric)
 
 
 def second_moment_slope(mass: float, chi: float = 1.0, D: float = 1.0) -> float:

@@ -134,7 +134,7 @@ class LinearInFeatures:
 
 def mean_field_network(
     x, y, activation="relu", parameters=("a", "w"), grid: Grid | None = None, rho0=None,
-    weight_decay: float = 0.0, beta: float | None = None, x_plot=None, theta0=None,
+    weight_decay: float = 0.0, beta: float | None = None, x_plot=None, theta0=None, metric=None,
 ) -> Problem:
     """The mean-field gradient flow of a two-layer network's empirical risk (module docstring).
 
@@ -263,7 +263,7 @@ def mean_field_network(
             "input_dim": x.shape[1], "weight_decay": float(weight_decay), "beta": beta,
             "risk_constant": half_mean_y2,
         },
-        observe=observe, particles0=theta0, walls=False,
+        observe=observe, particles0=theta0, walls=False, metric=metric,
     )
     problem.features = features
     problem.data = (x, y)

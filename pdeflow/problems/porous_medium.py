@@ -8,7 +8,7 @@ from scipy.special import gamma as gamma_fn
 from ..energy import FreeEnergy, Potential, PowerLaw
 from ..errors import PdeflowError
 from ..grid import Grid
-from .base import Problem
+from .base import Problem, wasserstein_only
 
 
 def barenblatt(grid: Grid, t: float, m: float = 2.0, mass: float = 1.0, D: float = 1.0, center=0.0):
@@ -50,7 +50,7 @@ def barenblatt_radius(t: float, d: int, m: float, mass: float = 1.0, D: float = 
 
 def porous_medium(
     grid: Grid, rho0=None, m: float = 2.0, D: float = 1.0, V=None, t0: float | None = None,
-    mass: float = 1.0,
+    mass: float = 1.0, metric=None,
 ) -> Problem:
     """``∂t ρ = D Δ ρ^m (+ ∇·(ρ∇V))``.
 
@@ -66,8 +66,8 @@ def porous_medium(
         rho0 = barenblatt(grid, t0, m, mass, D)
     problem = Problem(
         "porous_medium", grid, rho0, FreeEnergy(*terms),
-        parameters={"m": float(m), "D": float(D), "t0": t0},
+        parameters={"m": float(m), "D": float(D), "t0": t0}, metric=metric,
     )
-    if t0 is not None and V is None:
+    if t0 is not None and V is None and wasserstein_only(problem, True):
         problem.exact = lambda t: barenblatt(grid, t0 + t, m, mass, D)
     return problem

@@ -27,6 +27,73 @@ def register(name: str):
     return decorate
 
 
+_REQUIREMENTS: dict = {}
+
+
+def requirement(name: str):
+    """Register ``check(problem) -> str | None`` for method ``name``: why the method cannot solve
+    ``problem`` (None: it can). :func:`check_methods` asks it before any run starts."""
+
+    def decorate(check):
+        _REQUIREMENTS[name] = check
+        return check
+
+    return decorate
+
+
+def unsupported(problem, method: str) -> str | None:
+    """Why ``method`` cannot solve ``problem``, in words; None when it can.
+
+    A method that registers no :func:`requirement` solves the problems on a :class:`~pdeflow.Grid`
+    (fv, particles), and decides itself about a problem without one (a network given by its
+    neurons: particles only).
+    """
+    from ..grid import Grid
+
+    _load_all()
+    metric = getattr(problem, "metric", None)
+    if method != "fv" and metric is not None and (metric.reaction or not metric.transport):
+        return (f"method {method!r} solves Wasserstein gradient flows; a "
+                f"{type(metric).__name__} flow runs with method='fv'")
+    check = _REQUIREMENTS.get(method)
+    if check is not None:
+        return check(problem)
+    grid = getattr(problem, "grid", None)
+    if grid is not None and not isinstance(grid, Grid):
+        return (f"method={method!r} needs a problem on a pf.Grid, got {type(grid).__name__}; "
+                "use method='fem' on meshes")
+    return None
+
+
+def check_methods(problem, methods) -> None:
+    """Raise one :class:`PdeflowError` naming every method of ``methods`` that cannot solve
+    ``problem`` (and why), before the first one runs."""
+    _load_all()
+    unknown = [m for m in methods if m not in _METHODS]
+    if unknown:
+        raise PdeflowError(f"unknown method(s) {unknown}; available: {', '.join(sorted(_METHODS))}")
+    reasons = [f"{m}: {why}" for m in methods if (why := unsupported(problem, m))]
+    if reasons:
+        usable = [m for m in sorted(_METHODS) if unsupported(problem, m) is None]
+        raise PdeflowError(f"{'; '.join(reasons)} (methods that solve this problem: "
+                           f"{', '.join(usable)}); nothing was run")
+
+
+def method_options(method: str) -> dict:
+    """The options ``method`` accepts, ``{name: default}`` (None: chosen by the method at run
+    time), read from the method module's ``DEFAULTS`` (or its ``KNOWN`` names)."""
+    import importlib
+
+    _load_all()
+    if method not in _METHODS:
+        raise PdeflowError(f"unknown method '{method}'; available: {', '.join(sorted(_METHODS))}")
+    module = importlib.import_module(_METHODS[method].__module__)
+    known = getattr(module, "DEFAULTS", None)
+    if isinstance(known, dict):
+        return dict(known)
+    return dict.fromkeys(getattr(module, "KNOWN", ()))
+
+
 def available_methods() -> list[str]:
     _load_all()
     return sorted(_METHODS)
@@ -93,6 +160,9 @@ def solve(
         raise PdeflowError(
             f"unknown method '{method}'; available: {', '.join(sorted(_METHODS))}"
         )
+    why = unsupported(problem, method)
+    if why is not None:
+        raise PdeflowError(why)
     t_end = float(t_end)
     if not np.isfinite(t_end) or t_end <= 0:
         raise PdeflowError(f"t_end must be a positive number, got {t_end}")
@@ -115,6 +185,9 @@ def solve(
             store, name, method=method, grid=trajectory.grid, problem=problem.describe(),
             options=trajectory.meta["options"], overwrite=overwrite,
         )
+        trajectory.frame_store = writer.frames  # frames stay on disk, read back when asked for
+    else:
+        check_memory(stepper, len(times))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         return driver.run(stepper, trajectory, times, writer=writer, progress=progress,
@@ -125,6 +198,8 @@ def _resume(problem, t_end, method, times, store, name, progress, options) -> Tr
     writer = RunWriter.reopen(store, name)
     try:
         previous = _read_run(writer.group)
+        for frames in previous.frames.values():
+            frames.live = writer.open_group  # read through the writer's handle while it is open
         previous.status = writer.previous_status  # reopen marked it running
         n = writer.n
         if previous.method != method:
@@ -164,7 +239,7 @@ def _resume(problem, t_end, method, times, store, name, progress, options) -> Tr
                      overwrite=True, progress=progress, **stored)
     trajectory = Trajectory(
         method=method, grid=previous.grid, times=previous.times[:n],
-        frames={k: list(v[:n]) for k, v in previous.frames.items()},
+        frames={k: v[:n] for k, v in previous.frames.items()}, frame_store=writer.frames,
         diagnostics={k: v[:n] for k, v in previous.diagnostics.items()},
         meta={**previous.meta, "resumed_from": float(previous.times[n - 1])},
         weights=previous.weights,
@@ -173,6 +248,35 @@ def _resume(problem, t_end, method, times, store, name, progress, options) -> Tr
         warnings.simplefilter("ignore", category=RuntimeWarning)
         return driver.run(stepper, trajectory, times[n - 1:], writer=writer, progress=progress,
                           resumed=True, observe=getattr(problem, "observe", None))
+
+
+def check_memory(stepper, snapshots: int, available: int | None = None) -> None:
+    """Refuse, before the run, one without a store whose frames would not fit in memory: the
+    stepper's fields at t = 0 times ``snapshots``, against 80 % of the available memory."""
+    frame = sum(np.asarray(v).nbytes for v in stepper.fields().values())
+    available = _available_memory() if available is None else available
+    need = frame * snapshots
+    if available is not None and need > 0.8 * available:
+        raise PdeflowError(
+            f"{snapshots} snapshots of {frame / 2**20:.4g} MiB would hold {need / 2**30:.3g} GiB in "
+            f"memory, more than the {available / 2**30:.3g} GiB available; pass store='run.h5' to "
+            "keep the frames on disk (read back one at a time), or take fewer snapshots"
+        )
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux: MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _snapshot_times(snapshots, t_end: float) -> np.ndarray:

@@ -92,7 +92,8 @@ class LagrangianJKO:
         Mass levels s_i (see the module docstring).
     """
 
-    def __init__(self, problem, n_quantiles: int, tol: float, max_iter: int, spacing: str):
+    def __init__(self, problem, n_quantiles: int, tol: float, max_iter: int, spacing: str,
+                 bdf2: bool = False):
         grid = problem.grid
         if grid.ndim != 1:
             raise PdeflowError(f"the Lagrangian JKO is 1D; this grid has {grid.ndim} axes")
@@ -128,6 +129,7 @@ class LagrangianJKO:
             )
         self.X_prev: np.ndarray | None = None
         self.tau_prev = None
+        self.bdf2 = bool(bdf2)
 
     # -- the discrete functional ---------------------------------------------------------------
     def energy(self, X: np.ndarray) -> float:
@@ -180,10 +182,31 @@ class LagrangianJKO:
         return g, diag, off
 
     # -- one JKO step ----------------------------------------------------------------------------
+    def reference(self, tau: float) -> tuple[np.ndarray, float]:
+        """The point Y and step τ' of this step's objective E(X) + |X − Y|²_w / (2τ').
+
+        JKO (implicit Euler): Y = X_n, τ' = τ. BDF2 (Matthes–Plazotta's variational BDF2; in the
+        quantile map W2 is the flat weighted norm, so it is exactly variable-step BDF2 of the
+        Lagrangian ODE): with ω = τ/τ_prev and a = (1 + 2ω)/(1 + ω),
+
+            Y = [(1 + ω) X_n − ω²/(1 + ω) X_{n−1}] / a,   τ' = τ / a
+
+        (ω = 1: Y = (4 X_n − X_{n−1})/3, τ' = 2τ/3). The first step after a snapshot, which has
+        no X_{n−1} (see :meth:`forget`), is a JKO step.
+        """
+        if not self.bdf2 or self.X_prev is None:
+            return self.X, tau
+        omega = tau / self.tau_prev
+        a = (1 + 2 * omega) / (1 + omega)
+        Y = ((1 + omega) * self.X - omega**2 / (1 + omega) * self.X_prev) / a
+        return Y, tau / a
+
     def step(self, tau: float, t: float) -> tuple[int, float]:
-        """X ← argmin F(·; Y = X, τ); returns (Newton iterations, final residual)."""
-        Y = self.X
-        X = self._initial_guess(Y, tau)
+        """X ← argmin F(·; Y, τ') (see :meth:`reference`); returns (Newton iterations, final
+        residual)."""
+        X_n, step_tau = self.X, tau
+        Y, tau = self.reference(tau)
+        X = self._initial_guess(X_n, step_tau)
         F = self.objective(X, Y, tau)
         residual = np.inf
         for iteration in range(1, self.max_iter + 1):
@@ -196,7 +219,7 @@ class LagrangianJKO:
             X, F, ok = self._line_search(X, F, g, d, Y, tau)
             # a stalled line search at a residual near tol is the round-off floor: converged
             if residual <= self.tol or (not ok and residual <= 100 * self.tol):
-                self.X_prev, self.tau_prev, self.X = Y, tau, X
+                self.X_prev, self.tau_prev, self.X = X_n, step_tau, X
                 return iteration, residual
             if not ok:
                 gap = float(np.min(np.diff(X)))

@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..kernels import Gaussian, Newtonian
+from ..kernels import GaussianKernel, Newtonian
 
 # direct pair sums: k'(r)/r for the closed-form kernels, r softened to r_δ = √(r² + δ²)
 NEWTONIAN_1D, NEWTONIAN_2D, NEWTONIAN_3D, GAUSSIAN = 0, 1, 2, 3
@@ -330,7 +330,7 @@ def direct_gradient(X, w, kernel, softening, period, out):
     """out_i = Σ_{j≠i} w_j ∇k_δ(X_i − X_j), Numba for the closed-form kernels, NumPy otherwise."""
     if isinstance(kernel, Newtonian):
         code, param = (NEWTONIAN_1D, NEWTONIAN_2D, NEWTONIAN_3D)[kernel.dim - 1], 0.0
-    elif isinstance(kernel, Gaussian):
+    elif isinstance(kernel, GaussianKernel):
         code, param = GAUSSIAN, kernel.sigma
     else:
         return _direct_gradient_numpy(X, w, kernel.derivative, softening, period, out)

@@ -28,6 +28,7 @@ import time as _time
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..blowup import blowup_estimates
 from ..errors import PdeflowError, StorageError
 from ..trajectory import BLOW_UP, FAILED, FINISHED, INTERRUPTED, Trajectory
 
@@ -80,6 +81,12 @@ def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progres
         trajectory.meta["blowup_time"] = event.t
         trajectory.meta["blowup_reason"] = event.reason
         _record(stepper, trajectory, writer)  # the concentrated state at the blow-up time
+        threshold = getattr(stepper, "blowup_density", None)
+        if threshold is not None and np.isfinite(threshold):
+            trajectory.meta["blowup_threshold"] = float(threshold)  # max ρ that stopped the run
+        d = trajectory.diagnostics
+        trajectory.meta.update(blowup_estimates(trajectory.times, d.get("second_moment"),
+                                                d.get("max_density")))
     except (ArithmeticError, np.linalg.LinAlgError, RuntimeError) as err:
         if isinstance(err, NotImplementedError | RecursionError):
             raise
@@ -140,9 +147,11 @@ class _Observed:
 
 
 def _record(stepper, trajectory: Trajectory, writer) -> None:
+    """One snapshot: into the file first, then into the trajectory (which, for a run with a
+    store, only counts the frame: it reads frames back from the file)."""
     fields = stepper.fields()
     diagnostics = stepper.diagnostics()
-    trajectory.append(stepper.t, fields, diagnostics)
     if writer is not None:
         checkpoint = stepper.checkpoint() if hasattr(stepper, "checkpoint") else None
         writer.append(stepper.t, fields, diagnostics, checkpoint=checkpoint)
+    trajectory.append(stepper.t, fields, diagnostics)

@@ -55,7 +55,7 @@ import scipy.sparse as sp
 from ..energy import TINY, Entropy, PowerLaw, _log_mean
 from ..errors import PdeflowError
 from ..mesh import Mesh
-from . import register
+from . import register, requirement
 from ._fem_forms import (
     ConstrainedSolve,
     MeshInteraction,
@@ -77,21 +77,27 @@ DEFAULTS = {
 FORMS = ("symmetrised", "drift")
 
 
+@requirement("fem")
+def unsupported(problem) -> str | None:
+    """Why the finite elements cannot solve ``problem`` (None: they can)."""
+    if problem.energy.low_rank:
+        return ("method='fem' does not support low-rank interactions (the mean-field network); "
+                "use method='fv' or method='particles'")
+    if not isinstance(problem.grid, Mesh):
+        return (f"method='fem' needs a problem on a pf.Mesh, got {type(problem.grid).__name__}; "
+                "build it on e.g. pf.Mesh.rectangle(bounds, refine) or pf.Mesh.disk(radius, refine) "
+                "(presets and TOML specs are on grids)")
+    return None
+
+
 @register("fem")
 def make_stepper(problem, t_end: float, **options):
     unknown = set(options) - set(DEFAULTS)
     if unknown:
         raise PdeflowError(f"unknown fem option(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    if problem.energy.low_rank:
-        raise PdeflowError(
-            "method='fem' does not support low-rank interactions (the mean-field network); "
-            "use method='fv' or method='particles'"
-        )
-    if not isinstance(problem.grid, Mesh):
-        raise PdeflowError(
-            f"method='fem' needs a problem on a pf.Mesh, got {type(problem.grid).__name__}; "
-            "build it on e.g. pf.Mesh.rectangle(bounds, refine) or pf.Mesh.disk(radius, refine)"
-        )
+    why = unsupported(problem)
+    if why is not None:
+        raise PdeflowError(why)
     opts = {**DEFAULTS, **options}
     theta = float(opts["theta"])
     if not 0.5 <= theta <= 1.0:

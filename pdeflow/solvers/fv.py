@@ -18,10 +18,9 @@ Time stepping:
 - ``scheme="implicit"``: linearly implicit Euler, (I − dt L[ρⁿ]) ρⁿ⁺¹ = ρⁿ with the nonlinear
   coefficients frozen at ρⁿ, an M-matrix with unit column sums (positive and conservative at
   every dt, by construction), the step halved where the energy would rise
-  (:mod:`pdeflow.solvers.fv_implicit`). Its spatial operator is the explicit path's for
-  ρ log ρ (SG) and for no U (CCH); for ρ^m it is SG with a lagged face diffusivity, which keeps
-  the degenerate diffusion implicit but is first-order upwind where P'(ρ) → 0 under a drift.
-  The run records both (``spatial_scheme``, ``time_scheme``).
+  (:mod:`pdeflow.solvers.fv_implicit`). Its spatial operator is the explicit path's (SG, or
+  CCH with the velocity and limiter frozen at ρⁿ). The run records both (``spatial_scheme``,
+  ``time_scheme``).
 
 Both schemes are conservative in flux form (mass to round-off) and treat walls as no-flux.
 """
@@ -44,6 +43,7 @@ from ._fv_kernels import (
 )
 from .driver import BlowUp
 from .fv_implicit import ImplicitEuler
+from .fv_reaction import Reaction
 
 DEFAULTS = {
     "scheme": "explicit",
@@ -127,7 +127,8 @@ class FiniteVolume:
         # work arrays (the SSP-RK3 stages), allocated once
         self.stage1 = np.zeros(grid.shape)
         self.stage2 = np.zeros(grid.shape)
-        self.phi = np.zeros(grid.shape)  # Φ = V + W*ρ at the last prepared ρ
+        # Φ = V + W*ρ at the last prepared ρ (without an interaction Φ is V: no array)
+        self.phi = np.zeros(grid.shape) if self.energy.has_interaction else None
         self.high_cells = 0  # cells of the last explicit step not below blowup_density
         # what the kernels take: per-axis constants, the flux's data at the last ρ
         self.periodic = np.array(grid.periodic, dtype=np.bool_)
@@ -141,6 +142,13 @@ class FiniteVolume:
         else:
             self.inv_h = np.array([1.0 / h for h in self.dx])
             self.jumps = np.zeros(grid.ndim)
+        self.metric = problem.metric
+        self.reaction = Reaction(self, self.metric) if self.metric.reaction else None
+        if self.reaction is not None and scheme == "implicit":
+            raise PdeflowError(
+                f"{type(self.metric).__name__} runs with scheme='explicit' (a reaction split with "
+                "the explicit transport); the implicit step solves Wasserstein flows"
+            )
         if scheme == "implicit":
             self.implicit_dt = (
                 float(dt) if dt is not None else implicit_factor * self.explicit_limit(self.rho)
@@ -150,6 +158,8 @@ class FiniteVolume:
     def check_reachable(self, t_end: float) -> None:
         """Refuse, before any stepping, a run whose first time step already implies more than
         ``max_steps`` steps to ``t_end`` (an explicit step far below the problem's time scale)."""
+        if not self.metric.transport:
+            return  # Fisher–Rao alone: exact per-cell updates, steps set by accuracy only
         dt = self.implicit_dt if self.scheme == "implicit" else min(
             self.cfl * self.explicit_limit(self.rho), self.dt_cap)
         if dt > 0 and t_end / dt > self.max_steps:
@@ -176,7 +186,7 @@ class FiniteVolume:
             if not self.energy.has_interaction:
                 self.static_limit = step_limit
                 if _uniform(self.weights, self.periodic):
-                    self.flux_data = None
+                    self.flux_data = self.weights = None  # plain diffusion: free the weights
             return step_limit
         phi = self.energy.drift_potential(rho, out=self.phi)
         xi = phi if self.power_law is None else phi + self.power_law.first_variation(rho)
@@ -224,7 +234,10 @@ class FiniteVolume:
                     f"t={t_target:.4g}; raise max_steps or use scheme='implicit'"
                 )
             remaining = t_target - self.t
-            if self.scheme == "explicit":
+            if self.reaction is not None:
+                dt = self._reaction_step(remaining, t_target)
+                check = True
+            elif self.scheme == "explicit":
                 dt = self._explicit_step(remaining)
                 check = self.high_cells > 0
             else:
@@ -239,6 +252,24 @@ class FiniteVolume:
                     raise BlowUp(self.t, f"max density {peak:.4g} >= {self.blowup_density:.4g}")
                 if not np.isfinite(peak):
                     raise PdeflowError(f"fv produced non-finite values at t={self.t:.4g}")
+
+    def _reaction_step(self, remaining: float, t_target: float) -> float:
+        """A Fisher–Rao step (the exact per-cell reaction of :mod:`.fv_reaction`), or with a
+        Wasserstein part Strang's R(dt/2) T(dt) R(dt/2); returns the dt taken."""
+        reaction = self.reaction
+        limit = reaction.step_limit(self.rho)
+        if self.metric.transport:
+            limit = min(limit, self.cfl * self.prepare(self.rho))
+        dt = min(limit, self.dt_cap, remaining)
+        if remaining - dt < 1e-9 * dt:
+            dt = remaining
+        if not self.metric.transport:
+            reaction.step(dt)
+            return dt
+        reaction.step(0.5 * dt)
+        taken = self._explicit_step(dt)  # dt, unless the state after R asks for less
+        reaction.step(taken - 0.5 * dt)  # the reaction covers the same time as the transport
+        return taken
 
     def _explicit_step(self, remaining: float) -> float:
         """One SSP-RK3 step (Shu–Osher form), each stage one fused kernel; returns the dt taken.
@@ -280,7 +311,10 @@ class FiniteVolume:
         return {"density": self.rho}
 
     def diagnostics(self) -> dict:
-        return self.energy.diagnostics(self.rho)
+        out = self.energy.diagnostics(self.rho)
+        if self.reaction is not None:
+            out["reaction_dissipation"] = self.reaction.dissipation(self.rho)
+        return out
 
     def summary(self) -> dict:
         if self.scheme == "implicit":

@@ -13,19 +13,15 @@ with rates ``g ≥ 0``:
   explicit path, ``g_l = D B(ΔΦ/D)/h²``, ``g_r = D B(−ΔΦ/D)/h²``, Φ = V + W*ρⁿ lagged. Where Φ
   does not depend on ρ (heat, Fokker–Planck) the step is exact implicit Euler of the explicit
   path's semi-discrete system, and its steady state is the same discrete Gibbs state.
-- no U (pure aggregation): the Carrillo–Chertock–Huang flux of the explicit path,
-  ``F = u⁺ ρᴱ_l + u⁻ ρᵂ_r``, ``u = −Δξ/h``, with ``u`` and the ratios ``θ = ρᴱ/ρ`` of the minmod
-  reconstruction (in ``[0, 2]``) taken from ρⁿ: ``g_l = u⁺ θᴱ_l / h``, ``g_r = −u⁻ θᵂ_r / h``.
-  The operator is the explicit one at ρⁿ (``L[ρⁿ] ρⁿ`` equals the explicit ``L(ρⁿ)``), so a
-  steady state of either path is one of the other: second order in space.
-- U = ρ^m/(m−1) (porous medium): the Scharfetter–Gummel flux with the face diffusivity
-  ``½ (P'(ρ_l) + P'(ρ_r))``, ``P'(ρ) = D m ρ^{m−1}``, lagged, and drift Φ. This keeps the
-  degenerate diffusion implicit (the CCH form would put it in the lagged velocity and the step
-  back under the explicit diffusion limit), at a price in space: where the diffusion dominates
-  the drift it is the central second-order flux (Barenblatt m = 2: L1 orders 2.3, 1.5 against the
-  explicit CCH's 2.4, 1.5), but where ``P'(ρ) → 0`` under a drift (support edges with a
-  potential or an interaction) it is the first-order upwind flux, and its steady states differ
-  from the explicit path's by O(h) there. The run records which (``spatial_scheme``).
+- U = ρ^m/(m−1) or no U (porous medium, aggregation): the Carrillo–Chertock–Huang flux of the
+  explicit path, ``F = u⁺ ρᴱ_l + u⁻ ρᵂ_r``, ``u = −Δξ/h`` (ξ with the pressure term U'(ρ)), with
+  ``u`` and the ratios ``θ = ρᴱ/ρ`` of the minmod reconstruction (in ``[0, 2]``) taken from ρⁿ:
+  ``g_l = u⁺ θᴱ_l / h``, ``g_r = −u⁻ θᵂ_r / h``. The operator is the explicit one at ρⁿ
+  (``L[ρⁿ] ρⁿ`` equals the explicit ``L(ρⁿ)``), so a steady state of either path is one of the
+  other: second order in space. (An SG flux with a lagged face diffusivity P'(ρ) keeps the
+  degenerate diffusion implicit and takes longer steps, but it is first-order upwind at support
+  edges under a drift and is not a descent direction of the discrete energy there: near a pinned
+  steady state its energy rose at every step size, and the energy control stalled.)
 
 Positivity and mass, by construction: ``L`` has off-diagonals ``g ≥ 0`` and zero column sums, so
 ``A = I − dt L`` is an M-matrix whose columns sum to 1: ``A⁻¹ ≥ 0`` and ``1ᵀ A⁻¹ = 1ᵀ``, for every
@@ -33,6 +29,9 @@ dt. Nothing is clipped or rescaled. In floating point, ``A`` is column diagonall
 LU factorisation pivots on the diagonal and its triangular solves add non-negative terms only:
 the computed ρⁿ⁺¹ is ≥ 0 exactly. The mass is conserved to the round-off of the solve, a relative
 ``≲ ε · dt · max rate`` (below 1e-13 at the default step; ~1e-7 at ``dt · D/h² = 1e9``).
+
+Both fluxes are descent directions of the discrete energy: ``Σ_i ξ_i (L ρ)_i = −Σ_faces F u ≤ 0``
+(CCH; SG likewise for ξ = D log ρ + Φ), so a small enough step always lowers the energy.
 
 Energy control: a step is accepted only when the discrete energy does not increase,
 ``E(ρⁿ⁺¹) ≤ E(ρⁿ) + 1e-12 · S`` (S the sum of the energy terms' magnitudes: round-off). A lagged
@@ -56,10 +55,7 @@ ENERGY_SLACK = 1e-12  # relative to the energy terms' magnitudes: the round-off 
 
 SCHARFETTER_GUMMEL = "scharfetter-gummel (second order)"
 CCH_LAGGED = "carrillo-chertock-huang, minmod, velocity and limiter lagged (second order)"
-SG_LAGGED_DIFFUSIVITY = (
-    "scharfetter-gummel with lagged face diffusivity P'(rho) (second order where diffusion "
-    "dominates; first-order upwind where P'(rho) -> 0 under a drift)"
-)
+STALL = 1e-10  # a step this far below the nominal one: the energy control has stalled
 
 
 class ImplicitEuler:
@@ -75,12 +71,7 @@ class ImplicitEuler:
         self.constant = not fv.energy.has_interaction and fv.power_law is None
         self.rejected = 0
         self._cached: tuple[float, object] | None = None
-        if fv.entropy_D is not None:
-            self.spatial_scheme = SCHARFETTER_GUMMEL
-        elif fv.power_law is not None:
-            self.spatial_scheme = SG_LAGGED_DIFFUSIVITY
-        else:
-            self.spatial_scheme = CCH_LAGGED
+        self.spatial_scheme = SCHARFETTER_GUMMEL if fv.entropy_D is not None else CCH_LAGGED
 
     # -- the operator ---------------------------------------------------------------------------
     def _faces(self, axis: int):
@@ -104,8 +95,8 @@ class ImplicitEuler:
             return np.take(a, idx, axis=axis)
 
         phi = fv.energy.drift_potential(rho)
-        if fv.entropy_D is None and fv.power_law is None:  # CCH, lagged u and θ
-            xi = phi
+        if fv.entropy_D is None:  # CCH, lagged u and θ
+            xi = phi if fv.power_law is None else phi + fv.power_law.first_variation(rho)
             u = (at(xi, left) - at(xi, right)) / h
             rho_l, rho_r = at(rho, left), at(rho, right)
             east = rho_l + 0.5 * _minmod(rho_r - rho_l, rho_l - at(rho, before))
@@ -114,11 +105,7 @@ class ImplicitEuler:
             theta_west = np.divide(west, rho_r, out=np.zeros_like(west), where=rho_r > 0)
             return np.maximum(u, 0.0) * theta_east / h, -np.minimum(u, 0.0) * theta_west / h
         dphi = at(phi, right) - at(phi, left)
-        if fv.entropy_D is not None:
-            D = np.full(dphi.shape, fv.entropy_D)
-        else:
-            p = fv.power_law.diffusivity(rho)
-            D = 0.5 * (at(p, left) + at(p, right))
+        D = np.full(dphi.shape, fv.entropy_D)
         return drift_diffusion_weight(D, dphi) / h**2, drift_diffusion_weight(D, -dphi) / h**2
 
     def operator(self, rho: np.ndarray) -> sp.csc_matrix:
@@ -166,10 +153,11 @@ class ImplicitEuler:
             self.rejected += 1
             dt *= 0.5
             self.dt, full = dt, False
-            if dt < 1e-14 * max(fv.t, 1.0):
+            if dt < STALL * self.nominal_dt:
                 raise PdeflowError(
                     f"implicit step could not decrease the energy at t={fv.t:.4g} even at "
-                    f"dt={dt:.3g}; use scheme='explicit'"
+                    f"dt={dt:.3g} ({dt / self.nominal_dt:.1e} of the nominal step); use "
+                    "scheme='explicit'"
                 )
         fv.rho[...] = rho_new
         if full:  # a whole step accepted at the first try: grow back towards the nominal step

@@ -37,6 +37,11 @@ tol : float
 max_iter : int
     Iterations per step before giving up (default 100 Newton, 20000 Sinkhorn, 1000
     back-and-forth).
+scheme : "jko" | "bdf2" (1D)
+    "jko": the minimizing movement (implicit Euler in W2, first order in τ). "bdf2": the
+    variational BDF2 of Matthes and Plazotta, ρ_{k+1} = argmin E + W2²(·, ρ_k)/τ
+    − W2²(·, ρ_{k−1})/(4τ) (variable-step form for the shortened last step), second order in τ;
+    the first step after each snapshot is a JKO step.
 n_quantiles : int (1D)
     Lagrangian cells (default max(1000, 4 × grid cells); 1000 with interactions, whose pair
     sums cost O(N²) per iteration).
@@ -68,15 +73,28 @@ import numpy as np
 from ..energy import Entropy
 from ..errors import PdeflowError
 from ..grid import Grid
-from . import register
+from . import register, requirement
 from ._jko_bfm import BackAndForthJKO
 from ._jko_entropic import EntropicJKO
 from ._jko_lagrangian import LagrangianJKO
 
-KNOWN = ("tau", "tol", "max_iter", "n_quantiles", "spacing", "epsilon", "solver")
-ONLY_1D = ("n_quantiles", "spacing")
+KNOWN = ("tau", "tol", "max_iter", "n_quantiles", "spacing", "epsilon", "solver", "scheme")
+ONLY_1D = ("n_quantiles", "spacing", "scheme")
 ONLY_2D = ("epsilon", "solver")
 SOLVERS = ("bfm", "entropic")
+SCHEMES = ("jko", "bdf2")
+
+
+@requirement("jko")
+def unsupported(problem) -> str | None:
+    """Why JKO cannot solve ``problem`` (None: it can)."""
+    if problem.energy.low_rank:
+        return ("method='jko' does not support low-rank interactions (the mean-field network); "
+                "use method='fv' or method='particles'")
+    if not isinstance(problem.grid, Grid):
+        return (f"method='jko' needs a problem on a pf.Grid, got {type(problem.grid).__name__}; "
+                "use method='fem' on meshes")
+    return None
 
 
 @register("jko")
@@ -85,17 +103,10 @@ def make_stepper(problem, t_end: float, **options):
     unknown = sorted(set(options) - set(KNOWN))
     if unknown:
         raise PdeflowError(f"unknown jko option(s) {unknown}; known: {sorted(KNOWN)}")
-    if problem.energy.low_rank:
-        raise PdeflowError(
-            "method='jko' does not support low-rank interactions (the mean-field network); "
-            "use method='fv' or method='particles'"
-        )
+    why = unsupported(problem)
+    if why is not None:
+        raise PdeflowError(why)
     grid = problem.grid
-    if not isinstance(grid, Grid):
-        raise PdeflowError(
-            f"method='jko' needs a problem on a pf.Grid, got {type(grid).__name__}; "
-            "use method='fem' on meshes"
-        )
     wrong = ONLY_2D if grid.ndim == 1 else ONLY_1D
     misplaced = sorted(k for k in wrong if options.get(k) is not None)
     if misplaced:
@@ -114,10 +125,16 @@ def make_stepper(problem, t_end: float, **options):
             "n_quantiles": int(_positive(options.get("n_quantiles"), "n_quantiles", default_quantiles)),
             "spacing": options.get("spacing") or "graded",
         }
+        scheme = options.get("scheme") or "jko"
+        if scheme not in SCHEMES:
+            raise PdeflowError(f"jko scheme must be one of {SCHEMES}, got {scheme!r}")
+        if scheme != "jko":
+            opts["scheme"] = scheme  # (absent for plain JKO: stored options stay as before)
         if opts["n_quantiles"] < 2:
             raise PdeflowError(f"n_quantiles must be >= 2, got {opts['n_quantiles']}")
         engine = LagrangianJKO(
-            problem, opts["n_quantiles"], opts["tol"], opts["max_iter"], opts["spacing"]
+            problem, opts["n_quantiles"], opts["tol"], opts["max_iter"], opts["spacing"],
+            bdf2=scheme == "bdf2",
         )
     else:
         # epsilon names the entropic step (and runs stored before the back-and-forth default)

@@ -105,6 +105,8 @@ def make_stepper(problem, t_end: float, **options):
             opts[key] = _integer(key, opts[key], minimum=1)
     if opts["seed"] is not None:
         opts["seed"] = _integer("seed", opts["seed"], minimum=0)
+    else:  # a fresh seed, recorded with the run's options: every run can be repeated exactly
+        opts["seed"] = int(np.random.SeedSequence().entropy % 2**63)
     # "none": what a run without the term records (its options resume it)
     for key, choices in (("diffusion", ("auto", "brownian", "blob", "none")),
                          ("interaction", ("auto", "direct", "mesh", "none"))):

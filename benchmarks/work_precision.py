@@ -1,0 +1,285 @@
+"""Work–precision: time to a solution against its error, for pdeflow's schemes and baselines.
+
+    python -m benchmarks.work_precision [--n 256] [--out benchmarks/work_precision]
+
+For each problem (2D, n² cells, walls): the L1 error at t_end against the exact solution, and the
+wall time of the whole solve (after a warm-up that compiles every kernel), for
+
+- pdeflow ``scheme="explicit"`` (SSP-RK3 at the positivity bound, and at half of it);
+- pdeflow ``scheme="implicit"`` at several steps;
+- a hand-written Numba forward-Euler stencil of the same flux at its positivity bound (heat: the
+  5-point Laplacian, dt = h²/4; Ornstein–Uhlenbeck: the Scharfetter–Gummel flux written out);
+- ``scipy.integrate.solve_ivp`` on pdeflow's own semi-discrete right-hand side: BDF with the
+  sparse Jacobian (the SG operator, exact for these linear problems) at two tolerances, and
+  RK45;
+- py-pde's explicit stepper where it is installed (``pip install '.[bench]'``).
+
+Writes ``<out>.json`` (with the machine and versions), ``<out>.md`` (a table) and ``<out>.png``
+(error against time, log–log, one panel per problem). The targets of the time-to-solution issue
+are stated against these numbers in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+import scipy
+from numba import njit
+from scipy.integrate import solve_ivp
+
+import pdeflow as pf
+from pdeflow.solvers.fv import make_stepper
+
+HERE = Path(__file__).parent
+
+
+# -- hand-written baselines ------------------------------------------------------------------------
+@njit(cache=True)
+def heat_stencil(u, out, lam, steps):
+    """Forward Euler, 5-point Laplacian, no-flux walls: the practical speed limit for heat."""
+    nx, ny = u.shape
+    for _ in range(steps):
+        for i in range(nx):
+            im = i - 1 if i > 0 else 0
+            ip = i + 1 if i < nx - 1 else nx - 1
+            for j in range(ny):
+                jm = j - 1 if j > 0 else 0
+                jp = j + 1 if j < ny - 1 else ny - 1
+                out[i, j] = u[i, j] + lam * (u[ip, j] + u[im, j] + u[i, jp] + u[i, jm] - 4.0 * u[i, j])
+        u, out = out, u
+    return u
+
+
+@njit(cache=True)
+def sg_stencil(u, out, wx_plus, wx_minus, wy_plus, wy_minus, lam_x, lam_y, steps):
+    """Forward Euler with the Scharfetter–Gummel flux written by hand, its weights precomputed:
+    J_{i+½} = λ [w⁺_i u_i − w⁻_i u_{i+1}] (w = 0 across a wall)."""
+    nx, ny = u.shape
+    for _ in range(steps):
+        for i in range(nx):
+            for j in range(ny):
+                div = 0.0
+                if i < nx - 1:
+                    div -= lam_x * (wx_plus[i, j] * u[i, j] - wx_minus[i, j] * u[i + 1, j])
+                if i > 0:
+                    div += lam_x * (wx_plus[i - 1, j] * u[i - 1, j] - wx_minus[i - 1, j] * u[i, j])
+                if j < ny - 1:
+                    div -= lam_y * (wy_plus[i, j] * u[i, j] - wy_minus[i, j] * u[i, j + 1])
+                if j > 0:
+                    div += lam_y * (wy_plus[i, j - 1] * u[i, j - 1] - wy_minus[i, j - 1] * u[i, j])
+                out[i, j] = u[i, j] + div
+        u, out = out, u
+    return u
+
+
+def _sg_weights(V, D, axis):
+    from pdeflow.solvers.drift_diffusion import drift_diffusion_weight
+
+    dphi = np.diff(V, axis=axis)
+    return drift_diffusion_weight(D, dphi) / D, drift_diffusion_weight(D, -dphi) / D
+
+
+# -- problems ----------------------------------------------------------------------------------------
+def problems(n: int) -> dict:
+    grid = pf.Grid([(-4.0, 4.0)] * 2, n)
+    heat = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5), D=1.0,
+                            exact_gaussian=(0.0, 0.5, 1.0))
+    ou_grid = pf.Grid([(-6.0, 6.0)] * 2, n)
+    ou = pf.problems.ornstein_uhlenbeck(ou_grid, mean=(1.0, 0.5), cov=0.4, gamma=1.0, D=1.0)
+    return {
+        # the time forward Euler reaches in 400 steps at dt = h²/4 on 256² (the issue's case)
+        "heat": {"problem": heat, "t_end": 400 * (8.0 / 256) ** 2 / 4, "D": 1.0, "V": None},
+        "ornstein-uhlenbeck": {"problem": ou, "t_end": 1.0, "D": 1.0,
+                               "V": ou_grid.evaluate(lambda x, y: 0.5 * (x**2 + y**2))},
+    }
+
+
+def l1(problem, rho, t):
+    return float(np.abs(rho - problem.exact(t)).sum() * problem.grid.cell_volume)
+
+
+def timed(function, repeats: int = 3):
+    """(median wall time, result) over ``repeats`` calls after one warm-up call."""
+    function()
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), result
+
+
+# -- the ways to a solution ------------------------------------------------------------------------
+def pdeflow_runs(case):
+    p, T = case["problem"], case["t_end"]
+    out = []
+    for label, options in [("pdeflow explicit (cfl 0.9)", {}),
+                           ("pdeflow explicit (cfl 0.45)", {"cfl": 0.45})]:
+        seconds, traj = timed(lambda o=options: pf.solve(p, T, snapshots=2, progress=False, **o))
+        out.append({"way": label, "seconds": seconds, "l1": l1(p, traj.density(-1), T),
+                    "steps": traj.meta["steps"]})
+    for k in (5, 20, 80):
+        dt = T / k
+        seconds, traj = timed(lambda dt=dt: pf.solve(p, T, snapshots=2, progress=False,
+                                                      scheme="implicit", dt=dt), repeats=1)
+        out.append({"way": f"pdeflow implicit (dt = T/{k})", "seconds": seconds,
+                    "l1": l1(p, traj.density(-1), T), "steps": traj.meta["steps"]})
+    return out
+
+
+def stencil_run(case):
+    p, T, D = case["problem"], case["t_end"], case["D"]
+    grid = p.grid
+    h = grid.dx[0]
+    rho0 = p.rho0.copy()
+    if case["V"] is None:
+        dt_limit = h * h / (4 * D)
+        steps = int(np.ceil(T / dt_limit))
+        lam = D * (T / steps) / h**2
+
+        def run():
+            return heat_stencil(rho0.copy(), np.empty_like(rho0), lam, steps)
+        label = "Numba forward Euler stencil (dt = h²/4)"
+    else:
+        wxp, wxm = _sg_weights(case["V"], D, 0)
+        wyp, wym = _sg_weights(case["V"], D, 1)
+        rate = 2 * D / h**2 * max(wxp.max(), wxm.max()) + 2 * D / h**2 * max(wyp.max(), wym.max())
+        steps = int(np.ceil(T * rate))
+        lam = D * (T / steps) / h**2
+
+        def run():
+            return sg_stencil(rho0.copy(), np.empty_like(rho0), wxp, wxm, wyp, wym, lam, lam, steps)
+        label = "Numba forward Euler, SG by hand (positivity bound)"
+    seconds, rho = timed(run)
+    return [{"way": label, "seconds": seconds, "l1": l1(p, rho, T), "steps": steps}]
+
+
+def solve_ivp_runs(case, methods=(("BDF", 1e-4), ("BDF", 1e-6), ("RK45", 1e-4))):
+    p, T = case["problem"], case["t_end"]
+    stepper = make_stepper(p, T, scheme="implicit", dt=T)
+    jacobian = stepper.implicit.operator(p.rho0).tocsr()  # exact: these problems are linear
+    work = make_stepper(p, T)
+    out_buffer = np.empty(p.grid.shape)
+
+    def rhs(_, y):
+        work.rhs(y.reshape(p.grid.shape), out_buffer)
+        return out_buffer.ravel().copy()
+
+    out = []
+    for method, rtol in methods:
+        kwargs = {"jac": jacobian} if method == "BDF" else {}
+
+        def run(method=method, rtol=rtol, kwargs=kwargs):
+            return solve_ivp(rhs, (0.0, T), p.rho0.ravel(), method=method, rtol=rtol,
+                             atol=rtol * 1e-3 * p.rho0.max(), **kwargs)
+        seconds, sol = timed(run, repeats=1)
+        out.append({"way": f"solve_ivp {method} rtol={rtol:g}", "seconds": seconds,
+                    "l1": l1(p, sol.y[:, -1].reshape(p.grid.shape), T), "steps": int(sol.t.size)})
+    return out
+
+
+def pypde_run(case):
+    try:
+        import pde
+    except ImportError:
+        return []
+    p, T, D = case["problem"], case["t_end"], case["D"]
+    if case["V"] is not None:
+        return []  # py-pde's expression PDEs have no Scharfetter–Gummel flux: not like for like
+    grid = p.grid
+    (x0, x1), (y0, y1) = grid.bounds
+    g = pde.CartesianGrid([[x0, x1], [y0, y1]], list(grid.shape), periodic=False)
+    eq = pde.DiffusionPDE(diffusivity=D, bc="auto_periodic_neumann")
+    dt = grid.dx[0] ** 2 / (4 * D)
+
+    def run():
+        field = pde.ScalarField(g, data=p.rho0.copy())
+        return eq.solve(field, t_range=T, dt=dt, solver="explicit", tracker=None).data
+    seconds, rho = timed(run, repeats=1)
+    return [{"way": "py-pde explicit (dt = h²/4)", "seconds": seconds, "l1": l1(p, rho, T),
+             "steps": int(np.ceil(T / dt))}]
+
+
+# -- running and reporting ----------------------------------------------------------------------------
+def run(n: int, log=print) -> dict:
+    results = {}
+    for name, case in problems(n).items():
+        rows = []
+        for part in (stencil_run, pdeflow_runs, solve_ivp_runs, pypde_run):
+            for row in part(case):
+                log(f"{name:20s} {row['way']:48s} {row['seconds']:9.4f} s  L1 {row['l1']:.3e}")
+                rows.append(row)
+        base = rows[0]["seconds"]
+        for row in rows:
+            row["ratio"] = row["seconds"] / base
+        results[name] = {"t_end": case["t_end"], "rows": rows}
+    return results
+
+
+def environment() -> dict:
+    return {
+        "machine": platform.machine(), "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+        "scipy": scipy.__version__, "numba": numba.__version__, "pdeflow": pf.__version__,
+        "numba_threads": numba.get_num_threads(), "load_average": list(os.getloadavg()),
+    }
+
+
+def to_markdown(results: dict, n: int) -> str:
+    lines = [f"Work–precision, 2D {n}×{n}, walls; time relative to the hand-written stencil "
+             "(the first row of each problem).", ""]
+    for name, res in results.items():
+        lines += [f"**{name}** to t = {res['t_end']:.4g}", "",
+                  "| way to the solution | time | × stencil | L1 error | steps |", "|---|---|---|---|---|"]
+        for row in res["rows"]:
+            lines.append(f"| {row['way']} | {row['seconds']:.4g} s | {row['ratio']:.3g} | "
+                         f"{row['l1']:.2e} | {row['steps']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(results: dict, n: int, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(6.2 * len(results), 4.8), squeeze=False)
+    for ax, (name, res) in zip(axes[0], results.items(), strict=True):
+        for row in res["rows"]:
+            marker = "o" if row["way"].startswith("pdeflow") else "s"
+            ax.loglog(row["seconds"], row["l1"], marker, ms=7, label=row["way"])
+        ax.set_xlabel("wall time to t_end [s]")
+        ax.set_ylabel("L1 error against the exact solution")
+        ax.set_title(f"{name}, 2D {n}², t = {res['t_end']:.3g}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle("Work–precision: error against time (lower left is better)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=256, help="cells per axis (default 256)")
+    parser.add_argument("--out", default=str(HERE / "work_precision"), help="output stem")
+    args = parser.parse_args(argv)
+    results = run(args.n)
+    stem = Path(args.out)
+    stem.with_suffix(".json").write_text(json.dumps(
+        {"n": args.n, "environment": environment(), "results": results}, indent=1))
+    stem.with_suffix(".md").write_text(to_markdown(results, args.n))
+    plot(results, args.n, stem.with_suffix(".png"))
+    print(f"wrote {stem}.json, .md, .png")
+
+
+if __name__ == "__main__":
+    main()
