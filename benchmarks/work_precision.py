@@ -35,28 +35,13 @@ from numba import njit
 from scipy.integrate import solve_ivp
 
 import pdeflow as pf
+from benchmarks.baselines import heat_euler_2d  # the 5-point forward-Euler stencil
 from pdeflow.solvers.fv import make_stepper
 
 HERE = Path(__file__).parent
 
 
 # -- hand-written baselines ------------------------------------------------------------------------
-@njit(cache=True)
-def heat_stencil(u, out, lam, steps):
-    """Forward Euler, 5-point Laplacian, no-flux walls: the practical speed limit for heat."""
-    nx, ny = u.shape
-    for _ in range(steps):
-        for i in range(nx):
-            im = i - 1 if i > 0 else 0
-            ip = i + 1 if i < nx - 1 else nx - 1
-            for j in range(ny):
-                jm = j - 1 if j > 0 else 0
-                jp = j + 1 if j < ny - 1 else ny - 1
-                out[i, j] = u[i, j] + lam * (u[ip, j] + u[im, j] + u[i, jp] + u[i, jm] - 4.0 * u[i, j])
-        u, out = out, u
-    return u
-
-
 @njit(cache=True)
 def sg_stencil(u, out, wx_plus, wx_minus, wy_plus, wy_minus, lam_x, lam_y, steps):
     """Forward Euler with the Scharfetter–Gummel flux written by hand, its weights precomputed:
@@ -145,7 +130,7 @@ def stencil_run(case):
         lam = D * (T / steps) / h**2
 
         def run():
-            return heat_stencil(rho0.copy(), np.empty_like(rho0), lam, steps)
+            return heat_euler_2d(rho0.copy(), np.empty_like(rho0), lam, steps)
         label = "Numba forward Euler stencil (dt = h²/4)"
     else:
         wxp, wxm = _sg_weights(case["V"], D, 0)
