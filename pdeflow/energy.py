@@ -15,7 +15,6 @@ from functools import cached_property
 
 import numpy as np
 
-from ._grid_sums import ENTROPY, NONE, POWER, density_sums
 from .convolution import GridConvolution
 from .errors import PdeflowError
 from .grid import Grid
@@ -275,12 +274,7 @@ class GridEnergy:
 
     def value(self, rho: np.ndarray) -> float:
         """``E = Σ_i [U(rho_i) + V_i rho_i + ½ rho_i (W*rho)_i] |cell|``."""
-        density = self.V * rho
-        if self.internal is not None:
-            density = density + self.internal.density(rho)
-        if self.has_interaction:
-            density = density + 0.5 * rho * self.interaction_potential(rho)
-        return self.grid.integrate(density)
+        return self.value_and_scale(rho)[0]
 
     def value_and_scale(self, rho: np.ndarray) -> tuple[float, float]:
         """``E`` and ``S = Σ_i (|U(rho_i)| + |V_i rho_i| + ½ |rho_i (W*rho)_i|) |cell|``: the size of
@@ -302,6 +296,8 @@ class GridEnergy:
         sums, no grid-sized temporaries besides Φ where there is an interaction); the same
         quantities as :meth:`value` and :meth:`dissipation`, to round-off.
         """
+        from ._grid_sums import ENTROPY, NONE, POWER, density_sums  # Numba: not at `import pdeflow`
+
         grid = self.grid
         phi = self.drift_potential(rho)
         if isinstance(self.internal, Entropy):

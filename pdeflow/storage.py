@@ -20,12 +20,10 @@ ParaView. Opening files and explaining their failures is :mod:`pdeflow._h5`.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
 import uuid
-import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,6 +32,7 @@ import numpy as np
 
 from ._h5 import IO_ERRORS, _damaged, _open, _readable, _reason, _space_left, check_writable
 from ._h5 import check_unlocked as check_unlocked  # the command line imports it from here
+from .checkpoints import resume_checkpoint, write_checkpoint
 from .errors import StorageError
 from .grid import Grid
 from .stored_frames import StoredFrames
@@ -147,7 +146,7 @@ class RunWriter:
             self.grid = Grid(self.group.attrs["bounds"].tolist(), shape,
                              [bool(p) for p in self.group.attrs["periodic"]])
         self.n = _complete_frames(self.group)
-        self.checkpoint = _resume_checkpoint(self.group, self.n)
+        self.checkpoint = resume_checkpoint(self.group, self.n)
         if self.checkpoint is not None:  # the frames after it have no checkpoint: drop them
             self.n = self.checkpoint["frame"] + 1
         self.previous_status = str(self.group.attrs.get("status", RUNNING))  # before it changes
@@ -213,7 +212,7 @@ class RunWriter:
 
         ``checkpoint`` (JSON-able: random-generator state, ...) is what a stepper needs besides
         the frame to continue exactly; it is stored with the snapshot for ``resume`` (see
-        :func:`_write_checkpoint`).
+        :func:`pdeflow.checkpoints.write_checkpoint`).
 
         Raises
         ------
@@ -266,7 +265,7 @@ class RunWriter:
             ds.resize(k + 1, axis=0)
             ds[k] = value
         if checkpoint is not None:  # into the slot of the snapshot before last: that one stays
-            _write_checkpoint(g, {"frame": k, **checkpoint})
+            write_checkpoint(g, {"frame": k, **checkpoint})
         self.time.resize(k + 1, axis=0)
         self.time[k] = t
         self.n = k + 1
@@ -304,63 +303,6 @@ def _frame_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
     row = 8 * int(np.prod(shape[1:], dtype=np.int64))
     rows = int(min(shape[0], max(1, MAX_CHUNK // max(row, 1)))) if shape else 1
     return (1, rows, *shape[1:]) if shape else (1,)
-
-
-# -- resume checkpoints ---------------------------------------------------------------------------
-def _write_checkpoint(group: h5py.Group, checkpoint: dict) -> None:
-    """Store ``checkpoint`` (JSON-able; ``frame``: the snapshot it belongs to) in a slot:
-    ``/<run>/checkpoint/slot_{frame % 2}`` (uint8) holds its JSON text, NUL-padded, and
-    ``/<run>/checkpoint/crc32[frame % 2]`` the CRC-32 of that text.
-
-    A slot is overwritten in place (made anew, larger, only when the text outgrows it), so the
-    file does not grow with the snapshots: HDF5 does not reclaim the space of a rewritten
-    attribute, where the checkpoint was kept before. While one slot is rewritten the other keeps
-    the snapshot before's; a slot cut short by a crash does not match its CRC, and one whose
-    snapshot has no time (written after the checkpoint) is not that snapshot's: neither is used.
-    """
-    text = _json(checkpoint).encode()
-    box = group.require_group("checkpoint")
-    box.require_dataset("crc32", (2,), dtype="u4")
-    slot, name = checkpoint["frame"] % 2, f"slot_{checkpoint['frame'] % 2}"
-    if name in box and box[name].shape[0] < len(text):
-        del box[name]
-    if name not in box:  # room for the counts and the floats to grow a few digits
-        box.create_dataset(name, (len(text) + len(text) // 8 + 64,), dtype="u1")
-    padded = np.zeros(box[name].shape, dtype="u1")
-    padded[: len(text)] = np.frombuffer(text, dtype="u1")
-    box[name][...] = padded
-    box["crc32"][slot] = zlib.crc32(text)
-
-
-def _resume_checkpoint(group: h5py.Group, frames: int) -> dict | None:
-    """The newest whole checkpoint of one of the first ``frames`` snapshots (None: there is none).
-
-    It is left the only one: a slot holding a later frame's (a frame cut since, to be written
-    again) is voided, and the attribute ``checkpoint`` of files written before the slots is moved
-    into its slot. A slot cut short by a crash (its CRC does not match) is skipped.
-    """
-    texts = [(None, group.attrs["checkpoint"])] if "checkpoint" in group.attrs else []
-    for slot in (0, 1):
-        with contextlib.suppress(*IO_ERRORS, KeyError, ValueError):  # not written, or cut by a crash
-            text = group[f"checkpoint/slot_{slot}"][()].tobytes().rstrip(b"\0")
-            if zlib.crc32(text) == group["checkpoint/crc32"][slot]:
-                texts.append((slot, text))
-    stored = []
-    for slot, text in texts:
-        with contextlib.suppress(ValueError, TypeError):
-            stored.append((slot, json.loads(text)))
-    stored = [(slot, c) for slot, c in stored if isinstance(c, dict) and isinstance(c.get("frame"), int)]
-    best = max((c for _, c in stored if c["frame"] < frames), key=lambda c: c["frame"], default=None)
-    keep = frames if best is None else best["frame"] + 1
-    for slot, c in stored:
-        if slot is not None and c["frame"] >= keep:
-            group["checkpoint/crc32"][slot] = ~group["checkpoint/crc32"][slot]
-    if "checkpoint" in group.attrs:
-        if best is not None:
-            _write_checkpoint(group, best)
-            group.file.flush()  # in its slot before it leaves the attribute
-        del group.attrs["checkpoint"]
-    return best
 
 
 def load(path: str | os.PathLike) -> dict[str, Trajectory]:

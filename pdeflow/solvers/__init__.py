@@ -41,6 +41,14 @@ def requirement(name: str):
     return decorate
 
 
+def low_rank_refusal(problem, method: str) -> str | None:
+    """The words for a method without low-rank interactions (the mean-field network), or None."""
+    if problem.energy.low_rank:
+        return (f"method={method!r} does not support low-rank interactions (the mean-field "
+                "network); use method='fv' or method='particles'")
+    return None
+
+
 def unsupported(problem, method: str) -> str | None:
     """Why ``method`` cannot solve ``problem``, in words; None when it can.
 

@@ -55,7 +55,7 @@ import scipy.sparse as sp
 from ..energy import TINY, Entropy, PowerLaw, _log_mean
 from ..errors import PdeflowError
 from ..mesh import Mesh
-from . import register, requirement
+from . import low_rank_refusal, register, requirement
 from ._fem_forms import (
     ConstrainedSolve,
     MeshInteraction,
@@ -80,9 +80,8 @@ FORMS = ("symmetrised", "drift")
 @requirement("fem")
 def unsupported(problem) -> str | None:
     """Why the finite elements cannot solve ``problem`` (None: they can)."""
-    if problem.energy.low_rank:
-        return ("method='fem' does not support low-rank interactions (the mean-field network); "
-                "use method='fv' or method='particles'")
+    if (why := low_rank_refusal(problem, "fem")) is not None:
+        return why
     if not isinstance(problem.grid, Mesh):
         return (f"method='fem' needs a problem on a pf.Mesh, got {type(problem.grid).__name__}; "
                 "build it on e.g. pf.Mesh.rectangle(bounds, refine) or pf.Mesh.disk(radius, refine) "

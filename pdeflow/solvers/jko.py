@@ -73,7 +73,7 @@ import numpy as np
 from ..energy import Entropy
 from ..errors import PdeflowError
 from ..grid import Grid
-from . import register, requirement
+from . import low_rank_refusal, register, requirement
 from ._jko_bfm import BackAndForthJKO
 from ._jko_entropic import EntropicJKO
 from ._jko_lagrangian import LagrangianJKO
@@ -88,9 +88,8 @@ SCHEMES = ("jko", "bdf2")
 @requirement("jko")
 def unsupported(problem) -> str | None:
     """Why JKO cannot solve ``problem`` (None: it can)."""
-    if problem.energy.low_rank:
-        return ("method='jko' does not support low-rank interactions (the mean-field network); "
-                "use method='fv' or method='particles'")
+    if (why := low_rank_refusal(problem, "jko")) is not None:
+        return why
     if not isinstance(problem.grid, Grid):
         return (f"method='jko' needs a problem on a pf.Grid, got {type(problem.grid).__name__}; "
                 "use method='fem' on meshes")
