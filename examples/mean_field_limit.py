@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 import pdeflow as pf
-from pdeflow.network import mean_field_limit, plot_mean_field_limit
+from pdeflow.network import mean_field_limit
+from pdeflow.plot_network import plot_mean_field_limit
 
 
 def main() -> None:

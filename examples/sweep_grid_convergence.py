@@ -40,7 +40,7 @@ def l1_error(traj) -> float:
 
 def main(out_dir: str = "sweep-grid-convergence", workers: int | None = None):
     table = sweep(SPEC, {"cells": CELLS}, metrics={"l1_error": l1_error}, out_dir=out_dir,
-                  workers=workers)
+                  workers=workers, figure=Path(out_dir) / "sweep.png")
     print(format_table(table))
     h = 12.0 / np.asarray(CELLS)
     order, log_c = np.polyfit(np.log(h), np.log(table.l1_error.values), 1)

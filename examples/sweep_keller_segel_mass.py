@@ -26,7 +26,8 @@ SPEC = Path(__file__).with_name("sweep_keller_segel_mass.toml")
 
 def main(out_dir: str = "sweep-keller-segel-mass", workers: int | None = None):
     masses = [f * EIGHT_PI for f in FRACTIONS]
-    table = sweep(SPEC, {"mass": masses, "cov": [0.5, 1.0]}, out_dir=out_dir, workers=workers)
+    table = sweep(SPEC, {"mass": masses, "cov": [0.5, 1.0]}, out_dir=out_dir, workers=workers,
+                  figure=Path(out_dir) / "sweep.png")
     print(format_table(table))
     plot(table, Path(out_dir) / "blowup_fraction.png")
     fraction = (table.status == "blow-up").mean("cov")

@@ -12,9 +12,8 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from . import kernels, problems
+from ._version import __version__
 from .compare import Comparison, compare
 from .convergence import particle_convergence
 from .deposit import particles_to_density

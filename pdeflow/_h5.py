@@ -28,16 +28,16 @@ def check_writable(path: str | os.PathLike, group: str, overwrite: bool = False)
     if not path.parent.exists():
         raise StorageError(f"output directory {path.parent} does not exist; create it first")
     if not os.access(path.parent, os.W_OK):
-        raise StorageError(f"output directory {path.parent} is not writable; write to another "
-                           "directory (--out) or make it writable")
+        raise StorageError(f"output directory {path.parent} is not writable; give store= a file in "
+                           "another directory, or make it writable")
     if path.exists():
         if not os.access(path, os.W_OK):
             raise StorageError(f"{path} is read-only; make it writable or write to another file")
-        with _open(path, "r") as f:
+        with open_file(path, "r") as f:
             if group in f and not overwrite:
                 raise StorageError(
-                    f"{path} already holds a run '{group}'; pass overwrite=True (--overwrite) "
-                    "or choose another file or run name"
+                    f"{path} already holds a run '{group}'; pass overwrite=True or choose another "
+                    "file or run name"
                 )
         check_unlocked(path)
 
@@ -46,7 +46,7 @@ def check_unlocked(path: str | os.PathLike) -> None:
     """Raise :class:`StorageError` if another process has ``path`` open for writing (the HDF5
     file lock); any other problem with the file is left to the caller."""
     try:
-        _open(Path(path), "r", locking=True).close()
+        open_file(Path(path), "r", locking=True).close()
     except StorageError as err:
         if "open for writing in another process" in str(err):
             raise
@@ -54,7 +54,7 @@ def check_unlocked(path: str | os.PathLike) -> None:
         pass
 
 
-def _reason(err: OSError) -> str:
+def os_reason(err: OSError) -> str:
     """The operating system's words from an h5py error ("No space left on device", ...)."""
     text = str(err)
     if "error message = '" in text:
@@ -65,7 +65,7 @@ def _reason(err: OSError) -> str:
     return os.strerror(code) if code else (" ".join(text.split()) or type(err).__name__)
 
 
-def _space_left(path: Path) -> int | None:
+def space_left(path: Path) -> int | None:
     """Bytes this process can still add to ``path``: free disk space, and the file-size limit
     (``ulimit -f``); None when neither is known.
 
@@ -89,7 +89,7 @@ def _space_left(path: Path) -> int | None:
     return min(room) if room else None
 
 
-def _readable(path: Path) -> bool:
+def readable(path: Path) -> bool:
     """Whether ``path`` still opens as HDF5 (after a failed write)."""
     try:
         h5py.File(path, "r", locking=False).close()
@@ -98,7 +98,7 @@ def _readable(path: Path) -> bool:
         return False
 
 
-def _open(path: Path, mode: str, locking: bool = False) -> h5py.File:
+def open_file(path: Path, mode: str, locking: bool = False) -> h5py.File:
     """``h5py.File(path, mode)``; every failure becomes a :class:`StorageError` saying why.
 
     Readers do not take the HDF5 file lock (unless ``locking``), so a file still being written
@@ -109,7 +109,7 @@ def _open(path: Path, mode: str, locking: bool = False) -> h5py.File:
     except FileNotFoundError as err:
         if mode == "r":
             raise StorageError(f"{path} does not exist") from err
-        raise StorageError(f"{path} cannot be created ({_reason(err)}); write to an existing, "
+        raise StorageError(f"{path} cannot be created ({os_reason(err)}); write to an existing, "
                            "writable directory") from err
     except (OSError, RuntimeError) as err:
         code = getattr(err, "errno", None)
@@ -120,7 +120,7 @@ def _open(path: Path, mode: str, locking: bool = False) -> h5py.File:
             ) from err
         if code in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT):
             action = "created" if not path.exists() else "written"
-            raise StorageError(f"{path} cannot be {action} ({_reason(err)}); write to another "
+            raise StorageError(f"{path} cannot be {action} ({os_reason(err)}); write to another "
                                "file or directory, or free space / fix permissions") from err
         reason = str(err).split("(")[0].strip()
         raise StorageError(
@@ -130,7 +130,7 @@ def _open(path: Path, mode: str, locking: bool = False) -> h5py.File:
 
 
 @contextlib.contextmanager
-def _damaged(path):
+def damaged(path):
     """Turn what h5py raises on a damaged file into a :class:`StorageError`."""
     try:
         yield

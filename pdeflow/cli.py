@@ -18,13 +18,13 @@ run without ``--seed`` uses seed 0 (recorded with the run's options, see ``pdefl
 
 Every user error (bad arguments, unknown preset, bad spec, unreadable file, ...) prints one line
 ``pdeflow: error: <message>`` to stderr and exits with status 2; Ctrl-C exits with status 130
-after saying which snapshots the output file keeps.
+after saying which snapshots the output file keeps. The library's messages name its arguments
+(``overwrite=True``); printed here they name the flags (``--overwrite``, see :func:`in_flags`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import warnings
@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (_UsageError, PdeflowError, ValueError, OSError) as err:
         message = " ".join(str(err).split()) or type(err).__name__
+        if isinstance(err, PdeflowError):
+            message = in_flags(message)
         print(f"pdeflow: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as err:  # a bug, still one line: the fuzz tests fail on "internal error"
@@ -81,8 +83,21 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
 
+FLAGS = {  # the library's errors name a Python argument; the command line's, the flag setting it
+    "store=": "--out", "out_dir=": "--out", "overwrite=True": "--overwrite", "resume=True": "--resume",
+}
+
+
+def in_flags(message: str) -> str:
+    """A library error message in the command line's words: ``overwrite=True`` → ``--overwrite``,
+    ... (:data:`FLAGS`)."""
+    for argument, flag in FLAGS.items():
+        message = message.replace(argument, flag)
+    return message
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
 
     parser = _Parser(prog="pdeflow", description="Wasserstein gradient flows: run, inspect, plot.")
     parser.add_argument("--version", action="version", version=f"pdeflow {__version__}")
@@ -178,7 +193,7 @@ def _cmd_run(args) -> int:
     if out.exists() and not args.resume:
         if not args.overwrite:
             raise PdeflowError(f"{out} exists; pass --overwrite to replace it, or --out another file")
-        from .storage import check_unlocked
+        from ._h5 import check_unlocked
 
         check_unlocked(out)  # never replace a file another process is writing
         for old in (out, out.with_suffix(".xmf")):
@@ -307,7 +322,8 @@ def _summary(name: str, traj) -> str:
 
 
 def _cmd_info(args) -> int:
-    from .storage import comparisons, load
+    from .storage import load
+    from .stored_comparisons import comparisons
 
     runs = load(args.file)
     first = next(iter(runs.values()))
@@ -363,14 +379,7 @@ def _cmd_plot(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    try:
-        compare = importlib.import_module("pdeflow.compare").compare
-    except ModuleNotFoundError as err:
-        if err.name != "pdeflow.compare":
-            raise
-        raise PdeflowError(
-            "pdeflow compare needs the pdeflow.compare module, which this installation lacks"
-        ) from err
+    from .compare import compare
     from .spec import exact_from_file
     from .storage import load
 
@@ -422,7 +431,7 @@ def _cmd_sweep(args) -> int:
         warnings.simplefilter("ignore", SweepWarning)
         table = sweep(args.spec, parameters, seeds=args.seeds, client=args.scheduler,
                       mode="zip" if args.zip else "product", out_dir=out, workers=args.workers,
-                      progress=not args.quiet, overwrite=args.overwrite)
+                      progress=not args.quiet, overwrite=args.overwrite, figure=out / "sweep.png")
     print(format_table(table))
     failed = int((table.status == "failed").sum())
     print(f"wrote {out / 'sweep.nc'} and {out / 'sweep.png'} ({table.status.size} runs, {failed} failed)")

@@ -65,14 +65,14 @@ from .deposit import cic_density, particles_to_density
 from .errors import PdeflowError
 from .grid import Grid
 from .mesh import Mesh
-from .storage import COMPARISON
+from .stored_comparisons import write_comparison
 from .trajectory import Trajectory
 from .wasserstein import (
-    _p1_at_cell_centres,
     coarsening_factor,
     grid_measure,
     mesh_measure,
     moments,
+    p1_at_cell_centres,
     particle_measure,
     w2_distance,
 )
@@ -135,7 +135,7 @@ def resample(rho: np.ndarray, grid: Grid | Mesh, ref: Grid) -> np.ndarray:
         raise PdeflowError(f"cannot compare a {grid.ndim}D run with a {ref.ndim}D run")
     mass = grid.integrate(rho)
     if isinstance(grid, Mesh):  # the P1 field at the cell centres, zero outside the mesh
-        vertices, weights = _p1_at_cell_centres(grid, ref)
+        vertices, weights = p1_at_cell_centres(grid, ref)
         out = np.sum(weights * np.asarray(rho, dtype=float)[vertices], axis=1).reshape(ref.shape)
         total = ref.integrate(out)
         return out * (mass / total) if total > 0 else out
@@ -211,28 +211,15 @@ class Comparison:
         The group is marked ``content = "comparison"``: the file's runs read back as before
         (``pf.load``, ``pdeflow info/plot/compare``), and ``pdeflow info`` lists the comparison.
         """
-        import h5py
-
-        with h5py.File(path, "a") as f:
-            if "compare" in f:
-                del f["compare"]
-            g = f.create_group("compare")
-            g.attrs["content"] = COMPARISON  # pf.load and pdeflow info/plot read it apart from the runs
-            g.attrs["w2_method"] = self.method
-            g.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            g.attrs["grid"] = json.dumps(self.grid.to_dict())
-            scales = {}
-            for name, values in (("time", self.times), ("pair", self.pair_names),
-                                 ("run", self.runs)):
-                data = values if name == "time" else np.array(values, dtype=h5py.string_dtype())
-                scales[name] = g.create_dataset(name, data=data)
-                scales[name].make_scale(name)
-            for name, values, dims in [(m, self.metrics[m], ("time", "pair")) for m in METRICS] + [
-                ("energy", self.energies, ("time", "run"))
-            ]:
-                ds = g.create_dataset(name, data=values)
-                for k, dim in enumerate(dims):
-                    ds.dims[k].attach_scale(scales[dim])
+        tables = {m: (self.metrics[m], ("time", "pair")) for m in METRICS}
+        tables["energy"] = (self.energies, ("time", "run"))
+        write_comparison(
+            path, "compare",
+            {"w2_method": self.method,
+             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+             "grid": json.dumps(self.grid.to_dict())},
+            {"time": self.times, "pair": self.pair_names, "run": self.runs}, tables,
+        )
 
     def plot(self, path=None, n_times: int = 3):
         """Density overlays at up to ``n_times`` times, W2 against time, energy against time.
@@ -241,7 +228,7 @@ class Comparison:
         run at the levels of the first run (3D: the middle z-slice). Returns the matplotlib Figure,
         saved when ``path`` is given.
         """
-        from .plot import plot_comparison
+        from .plot_compare import plot_comparison
 
         return plot_comparison(self, path, n_times)
 

@@ -76,7 +76,7 @@ def particles_to_density(
 
 def cic_density(X: np.ndarray, w: np.ndarray, grid: Grid, out: np.ndarray | None = None):
     """Cloud-in-cell density of ``grid.shape`` (into ``out`` when given, which is overwritten)."""
-    from .solvers._particle_kernels import cic_deposit
+    from ._numba.cic import cic_deposit
 
     if out is None:
         out = np.zeros(grid.shape)
@@ -92,7 +92,7 @@ def interpolate(fields: np.ndarray, X: np.ndarray, grid: Grid, out: np.ndarray |
     The transpose of the CIC deposit, so that particle–mesh forces conserve momentum where the
     mesh gradient is antisymmetric. Returns ``(N, ncomp)``.
     """
-    from .solvers._particle_kernels import cic_interpolate
+    from ._numba.cic import cic_interpolate
 
     fields = np.ascontiguousarray(fields).reshape(fields.shape[0], -1)
     if out is None:

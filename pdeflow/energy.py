@@ -292,11 +292,11 @@ class GridEnergy:
         """Per-snapshot scalars of a grid density: mass, energy, dissipation ∫ρ|∇ξ|², second
         moment ∫|x|²ρ, min and max (what every grid method records).
 
-        One pass of a compiled kernel (:func:`pdeflow._grid_sums.density_sums`: compensated
+        One pass of a compiled kernel (:func:`pdeflow._numba.grid_sums.density_sums`: compensated
         sums, no grid-sized temporaries besides Φ where there is an interaction); the same
         quantities as :meth:`value` and :meth:`dissipation`, to round-off.
         """
-        from ._grid_sums import ENTROPY, NONE, POWER, density_sums  # Numba: not at `import pdeflow`
+        from ._numba.grid_sums import ENTROPY, NONE, POWER, density_sums  # Numba: not at `import pdeflow`
 
         grid = self.grid
         phi = self.drift_potential(rho)
@@ -337,7 +337,7 @@ class GridEnergy:
             left, right = _face_pairs(rho, axis, self.grid.periodic[axis])
             xl, xr = _face_pairs(xi, axis, self.grid.periodic[axis])
             if isinstance(self.internal, Entropy):
-                face = _log_mean(left, right)
+                face = log_mean(left, right)
             else:
                 face = 0.5 * (left + right)
             total += float(np.sum(face * ((xr - xl) / h) ** 2))
@@ -351,8 +351,9 @@ def _face_pairs(a: np.ndarray, axis: int, periodic: bool):
     return np.take(a, np.arange(n - 1), axis=axis), np.take(a, np.arange(1, n), axis=axis)
 
 
-def _log_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Logarithmic mean (a - b) / (log a - log b), = a at a = b, 0 if either vanishes."""
+def log_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Logarithmic mean (a − b) / (log a − log b) of densities, elementwise: = a at a = b, 0 if either
+    vanishes. The face density of the entropy's dissipation (here and in :mod:`pdeflow.solvers.fem`)."""
     a = np.maximum(a, 0.0)
     b = np.maximum(b, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):

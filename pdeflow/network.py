@@ -12,7 +12,8 @@ f(x; ρ_m) = f(x; ρ) + O_P(m^{−1/2}) (a sum of m independent terms at t = 0, 
 Lipschitz flow), hence the risk gap |R_m(t) − R(t)| ~ m^{−1/2}; W2(ρ_m, ρ) behaves as the empirical
 measure of m samples: for a Gaussian ρ₀ in 2D, E W2 ~ log m / √m (Ledoux 2017; Talagrand 2018), a
 log-log slope near −0.3 over m = 10..10⁴, floored by the resolution of the grid solution and of
-the W2 computation. :func:`mean_field_limit` measures both against m.
+the W2 computation. :func:`mean_field_limit` measures both against m;
+:func:`pdeflow.plot_network.plot_mean_field_limit` draws them.
 """
 
 from __future__ import annotations
@@ -121,36 +122,3 @@ def mean_field_limit(
         "w2_method": f"exact OT (ot.emd2) on blocks of {f}x{f} cells of the {grid.shape} grid; "
                      "neurons binned into the same blocks",
     }
-
-
-def plot_mean_field_limit(result: dict, path=None):
-    """W2(ρ_m, ρ) and the risk gap against m (log-log, fitted slopes, the rates log m/√m and
-    m^{−1/2}), and the risk curves. Returns the matplotlib Figure, saved when ``path`` is given."""
-    from matplotlib.figure import Figure
-
-    m = result["widths"]
-    fig = Figure(figsize=(13.5, 3.9), layout="constrained")
-    ax_w2, ax_gap, ax_risk = fig.subplots(1, 3)
-    for ax, key, label in ((ax_w2, "w2", "W2(neurons, grid density), t = T"),
-                           (ax_gap, "risk_gap", "max_t |R_m(t) − R(t)|")):
-        ax.errorbar(m, result[key], yerr=result[f"{key}_std"], marker="o", capsize=3,
-                    label=f"{label}; slope {result['slope_w2' if key == 'w2' else 'slope_risk']:.2f}")
-        rate = np.log(m) / np.sqrt(m) if key == "w2" else 1.0 / np.sqrt(m)  # 2D Gaussian samples
-        fit = np.exp(np.mean(np.log(result[key] / rate)))  # the rate's constant, fitted in log
-        ax.plot(m, fit * rate, "k:", label="C log m / √m" if key == "w2" else "C m^(-1/2)")
-        ax.set(xscale="log", yscale="log", xlabel="width m")
-        ax.legend(fontsize="small")
-    ax_w2.plot(m, result["w2_initial"], marker="s", ls="--",
-               label=f"t = 0 (sampling); slope {result['slope_w2_initial']:.2f}")
-    ax_w2.legend(fontsize="small")
-    ax_w2.set_title("mean-field limit: neurons vs PDE")
-    ax_gap.set_title("risk gap")
-    times = result["times"]
-    for a, width in enumerate(m):
-        ax_risk.plot(times, result["risk"][a].mean(axis=0), label=f"m = {width}", lw=1.2)
-    ax_risk.plot(times, result["risk_reference"], "k--", label="grid (PDE)")
-    ax_risk.set(yscale="log", xlabel="t (learning rate × steps)", title="risk")
-    ax_risk.legend(fontsize="small")
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig

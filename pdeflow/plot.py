@@ -1,5 +1,9 @@
 """Figures of trajectories: a few snapshots, the relative mass drift and the free energy.
 
+The plot modules draw what the others compute: this one the trajectories (and the names and the
+canvas every figure shares), :mod:`pdeflow.plot_compare` a comparison, :mod:`pdeflow.plot_sweep`
+a sweep's table, :mod:`pdeflow.plot_network` the mean-field limit.
+
 Figures are drawn on matplotlib's Agg canvas (no pyplot, no global backend change), so they
 work headless and in notebooks alike. ``import pdeflow`` does not import matplotlib; this
 module does, when first used.
@@ -73,11 +77,17 @@ def plot_file(h5path: str | os.PathLike, out_png: str | os.PathLike | None = Non
 
 
 def _figure(rows: int, traj: Trajectory):
+    one_d = traj.grid is not None and traj.grid.ndim == 1
+    return new_figure(13, (3.4 if one_d else 6.2) * rows)
+
+
+def new_figure(width: float, height: float):
+    """An empty matplotlib Figure (inches, constrained layout) on the Agg canvas: every figure of
+    the plot modules starts here."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    one_d = traj.grid is not None and traj.grid.ndim == 1
-    fig = Figure(figsize=(13, (3.4 if one_d else 6.2) * rows), layout="constrained")
+    fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
@@ -145,23 +155,6 @@ def _draw_run(fig, traj: Trajectory, exact, title: str) -> None:
         _diagnostic(energy_ax, traj, "energy")
 
 
-def _density(traj: Trajectory, i: int) -> np.ndarray:
-    """Density on the grid at snapshot i (particle runs: ``traj.density``, a cloud-in-cell deposit,
-    or a weighted histogram where :mod:`pdeflow.deposit` is missing)."""
-    if "density" in traj.frames or traj.grid is None:
-        return traj.density(i)
-    try:
-        return traj.density(i)
-    except ImportError:
-        pass
-    grid = traj.grid
-    x = np.asarray(traj.positions(i)).reshape(-1, grid.ndim)
-    w = np.full(len(x), 1.0 / len(x)) if traj.weights is None else np.asarray(traj.weights)
-    edges = [np.linspace(a, b, n + 1) for (a, b), n in zip(grid.bounds, grid.shape, strict=True)]
-    counts, _ = np.histogramdd(x, bins=edges, weights=w)
-    return counts / grid.cell_volume
-
-
 def _curves(ax, traj: Trajectory, picks, exact) -> None:
     from matplotlib import colormaps
 
@@ -169,7 +162,7 @@ def _curves(ax, traj: Trajectory, picks, exact) -> None:
     colors = colormaps["viridis"](np.linspace(0.0, 0.9, len(picks)))
     for color, i in zip(colors, picks, strict=True):
         t = float(traj.times[i])
-        ax.plot(x, _density(traj, int(i)), color=color, label=f"t = {t:.3g}")
+        ax.plot(x, traj.density(int(i)), color=color, label=f"t = {t:.3g}")
         if exact is not None:
             ax.plot(x, exact(t), color="black", linestyle="--", linewidth=0.9)
     if exact is not None:
@@ -182,7 +175,7 @@ def _curves(ax, traj: Trajectory, picks, exact) -> None:
 
 def _image(ax, traj: Trajectory, i: int, exact) -> None:
     grid = traj.grid
-    rho = _density(traj, i)
+    rho = traj.density(i)
     t = float(traj.times[i])
     label = f"t = {t:.3g}"
     if hasattr(grid, "triangles"):  # a finite-element mesh: nodal values, triangulated
@@ -244,164 +237,3 @@ def _diagnostic(ax, traj: Trajectory, name: str, relative: bool = False, log: bo
 
 
 DIAGNOSTICS = {"energy": "free energy E[ρ]", "risk": r"risk $R = \frac{1}{2n}\sum_k (f(x_k) - y_k)^2$"}
-
-
-def plot_comparison(report, path: str | os.PathLike | None = None, n_times: int = 3):
-    """The figure of a :class:`~pdeflow.compare.Comparison` (``report.plot``): the densities of
-    every run at up to ``n_times`` times above; W2, L1 and the energy of every run against time
-    below. Curves differ by colour, marker and line style, so that one on top of another shows."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    times = report.times
-    picks = np.unique(np.linspace(0, len(times) - 1, min(n_times, len(times))).astype(int))
-    fig = Figure(figsize=(13, 8.4), layout="constrained")
-    FigureCanvasAgg(fig)
-    equation = f"{report.equation}: " if getattr(report, "equation", "") else ""
-    import textwrap
-
-    fig.suptitle(f"{equation}{', '.join(report.runs)} compared, t = {times[0]:.3g} … {times[-1]:.3g}",
-                 fontsize="medium")
-    fig.supxlabel("\n".join(textwrap.wrap(report.method, 170)), fontsize="x-small")
-    top, bottom = fig.subfigures(2, 1)
-    grid, names = report.grid, report.axis_names
-    styles = [dict(color=f"C{k}", marker=m, linestyle=ls, markerfacecolor="none")
-              for k, (m, ls) in enumerate(zip("osD^v<>", ["-", "--", ":", "-.", "-", "--", ":"],
-                                              strict=True))]
-    for ax, ti in zip(np.atleast_1d(top.subplots(1, len(picks))), picks, strict=True):
-        first = next(iter(report.densities.values()))[ti]
-        levels = np.linspace(0.0, first.max(), 7)[1:]  # the same contour levels for every run
-        for k, (label, frames) in enumerate(report.densities.items()):
-            style = styles[k % len(styles)]
-            if grid.ndim == 1:
-                ax.plot(grid.axes[0], frames[ti], label=label, color=style["color"],
-                        linestyle=style["linestyle"], lw=1.4,
-                        drawstyle="steps-mid" if label.startswith("particles") else "default")
-            else:  # contours of the (middle slice of the) density
-                index = (slice(None), slice(None), *[n // 2 for n in grid.shape[2:]])
-                ax.contour(*grid.axes[:2], frames[ti][index].T, levels=levels, linewidths=1.0,
-                           colors=[style["color"]], linestyles=style["linestyle"])
-                ax.plot([], [], color=style["color"], linestyle=style["linestyle"], label=label)
-        ax.set_title(f"density, t = {times[ti]:.3g}", fontsize="medium")
-        ax.set_xlabel(names[0])
-        ax.set_ylabel(f"density ρ(t, {names[0]})" if grid.ndim == 1 else names[1])
-        if grid.ndim > 1:
-            ax.set_aspect("equal")
-        ax.legend(fontsize="small")
-    w2_ax, l1_ax, energy_ax = bottom.subplots(1, 3)
-    for ax, key, ylabel in ((w2_ax, "w2", "W₂ distance"), (l1_ax, "l1", "L¹ distance ∫|ρₐ − ρ_b|")):
-        for pi, name in enumerate(report.pair_names):
-            values = report.metrics[key][:, pi]
-            style = styles[pi % len(styles)]
-            ax.plot(times, values, label=name, markersize=5, **style)
-        positive = report.metrics[key][report.metrics[key] > 0]
-        if positive.size and positive.max() > 30 * positive.min():  # over decades: log scale
-            ax.set_yscale("log")
-        else:
-            ax.yaxis.get_major_formatter().set_useOffset(False)
-        ax.set(xlabel="t", ylabel=ylabel)
-        ax.set_title(f"{key.upper().replace('2', '₂').replace('1', '¹')} between the runs",
-                     fontsize="medium")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    for ri, run in enumerate(report.runs):
-        energy_ax.plot(times, report.energies[:, ri], label=run, markersize=4, **styles[ri % len(styles)])
-    energy_ax.set(xlabel="t", ylabel="free energy E[ρ]")
-    energy_ax.set_title("energy of each run", fontsize="medium")
-    energy_ax.yaxis.get_major_formatter().set_useOffset(False)
-    energy_ax.grid(alpha=0.3)
-    energy_ax.legend(fontsize="small")
-    if path is not None:
-        fig.savefig(path, dpi=100)
-    return fig
-
-
-SUMMARY_LABELS = {  # a sweep summary: (panel title, y label)
-    "final_time": ("final time (t_end, or the blow-up time)", "t"),
-    "mass_drift": ("relative mass drift", "max |M(t) − M(0)| / M(0)"),
-    "final_energy": ("free energy at the final time", "E[ρ]"),
-    "final_second_moment": ("second moment at the final time", "∫|x|² ρ dx"),
-    "blowup_threshold": ("max ρ that stops a run (blow-up threshold)", "ρ"),
-    "wall_time": ("wall time of each run", "seconds"),
-}
-BLOWUP_TIMES = {"blowup_time": "threshold crossing", "blowup_time_max_density": "1/max ρ → 0",
-                "blowup_time_second_moment": "M₂ → 0 (upper bound)"}
-
-
-def plot_sweep(ds, path: str | os.PathLike | None = None):
-    """A figure of a sweep's table (:func:`pdeflow.sweep`): the fraction of runs that blew up, the
-    blow-up times (the grid-dependent threshold crossing and the two extrapolations of
-    :mod:`pdeflow.blowup`), and every other summary against the first swept parameter, one line
-    per value of the others."""
-    import itertools
-    import json
-    import math
-
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    first = next(iter(json.loads(ds.attrs["parameters"])), "seed")
-    along = "run" if ds.attrs["mode"] == "zip" else first
-    x = ds[first].values
-    numeric = np.issubdtype(x.dtype, np.number)
-    xs = x if numeric else np.arange(len(x))
-    floats = [v for v in ds.data_vars if ds[v].dtype.kind == "f" and ds[v].notnull().any()]
-    blowups = [v for v in BLOWUP_TIMES if v in floats]
-    panels = ["blown up"] + (["blow-up time"] if blowups else []) + [v for v in floats if v not in blowups]
-    cols = min(3, len(panels))
-    rows = math.ceil(len(panels) / cols)
-    fig = Figure(figsize=(4.6 * cols, 3.4 * rows + 0.4), layout="constrained")
-    FigureCanvasAgg(fig)
-    spec = json.loads(ds.attrs.get("spec", "{}"))
-    equation = EQUATIONS.get(spec.get("equation", ""), spec.get("equation", ""))
-    t_end = spec.get("run", {}).get("t_end")
-    fig.suptitle(f"sweep of {equation or 'a spec'} over {', '.join(json.loads(ds.attrs['parameters']))}"
-                 + (f", up to t = {t_end:g}" if t_end else ""), fontsize="medium")
-
-    def curves(name):
-        y = ds[name].transpose(along, ...).values.reshape(len(x), -1)
-        others = [d for d in ds[name].dims if d != along]
-        labels = [", ".join(f"{d} = {v}" for d, v in zip(others, combo, strict=True))
-                  for combo in itertools.product(*(ds[d].values for d in others))]
-        return y, labels
-
-    for i, name in enumerate(panels):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        if name == "blown up":
-            y = (ds.status == "blow-up").mean([d for d in ds.status.dims if d != along]).values
-            ax.plot(xs, y, "o-", ms=4)
-            ax.set(ylim=(-0.05, 1.05), ylabel="fraction of runs")
-            ax.set_title("fraction of runs that blew up", fontsize="medium")
-        elif name == "blow-up time":
-            for k, (key, what) in enumerate(BLOWUP_TIMES.items()):
-                if key in blowups:
-                    y, labels = curves(key)
-                    for j, column in enumerate(y.T):
-                        suffix = f" ({labels[j]})" if len(labels) > 1 and labels[j] else ""
-                        ax.plot(xs, column, marker="osD"[k], linestyle=["-", "--", ":"][k],
-                                color=f"C{k}" if len(labels) == 1 else f"C{(3 * j + k) % 10}",
-                                ms=5, markerfacecolor="none", label=what + suffix)
-            ax.set(ylabel="t")
-            ax.set_title("blow-up time", fontsize="medium")
-            ax.legend(fontsize="x-small")
-        else:
-            y, labels = curves(name)
-            title, ylabel = SUMMARY_LABELS.get(name, (name.replace("_", " "), name))
-            peak = float(np.nanmax(np.abs(y))) if np.isfinite(y).any() else 0.0
-            exponent = int(np.floor(np.log10(peak))) if 0 < peak < 1e-2 else 0
-            if exponent:  # the scale in the label, not in a text over the title
-                y, ylabel = y / 10.0**exponent, f"{ylabel}  [×1e{exponent}]"
-            lines = ax.plot(xs, y, "o-", ms=4)
-            if 1 < len(lines) <= 8:
-                ax.legend(lines, labels, fontsize="x-small")
-            ax.set(ylabel=ylabel)
-            ax.set_title(title, fontsize="medium")
-            ax.ticklabel_format(axis="y", useOffset=False, style="plain")
-        ax.set_xlabel(first)
-        if not numeric or len(x) <= 8:
-            ax.set_xticks(xs, [f"{v:g}" if numeric else str(v) for v in x],
-                          rotation=0 if numeric else 30)
-        ax.grid(alpha=0.3)
-    if path is not None:
-        fig.savefig(path, dpi=100)
-    return fig

@@ -35,18 +35,18 @@ lists of data inputs and targets; activation, weight_decay, beta; a 2D grid over
 A potential ``V`` is a string expression of the coordinates ``x``, ``y``, ``z`` (as many as the
 grid has axes), e.g. ``"0.5*(x**2 + y**2)"`` or ``"cos(pi*x)"``. It is evaluated with
 :func:`eval` in a namespace holding only the coordinates and the NumPy functions and constants
-of :data:`EXPRESSION_NAMES`, with no builtins; any other name, attribute access, lambda or
-comprehension is rejected when the spec is validated. Still, treat a spec from a stranger as code.
+of :data:`~pdeflow.spec_validation.EXPRESSION_NAMES`, with no builtins; any other name, attribute
+access, lambda or comprehension is rejected when the spec is validated. Still, treat a spec from
+a stranger as code.
 
-Sizes are refused before anything is allocated: more than :data:`MAX_CELLS` grid cells or
-:data:`MAX_SNAPSHOTS` snapshots, method options beyond :data:`MAX_OPTION`, cell widths outside
-:data:`CELL_WIDTH`, and a fixed step (``dt``, ``tau``) that would need more than ``max_steps``
-(default :data:`MAX_STEPS`) steps to reach ``t_end``.
+Sizes are refused before anything is allocated (the limits are in :mod:`pdeflow.spec_validation`):
+too many grid cells or snapshots, method options out of range, cell widths too small or too large,
+and a fixed step (``dt``, ``tau``) that would need more than ``max_steps`` steps to reach ``t_end``.
 
 This module loads a spec (:func:`load_spec`, :func:`apply_overrides`), builds its problem and runs
 it (:func:`build_problem`, :func:`run_spec`), and reads it back from a file
 (:func:`spec_from_file`, :func:`exact_from_file`). The tables and checks of a valid spec are in
-:mod:`pdeflow.spec_validation`; its public names are re-exported here.
+:mod:`pdeflow.spec_validation`.
 
 >>> from pdeflow.spec import load_spec, build_problem
 >>> build_problem(load_spec("heat")).name
@@ -64,39 +64,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import PdeflowError
-from .spec_validation import (
-    CELL_WIDTH,
-    DEFAULTS,
-    EXPRESSION_NAMES,
-    FORBIDDEN_NODES,
-    INITIAL,
-    KNOWN_METHODS,
-    MAX_CELLS,
-    MAX_EXPRESSION,
-    MAX_OPTION,
-    MAX_SNAPSHOTS,
-    MAX_STEPS,
-    OPTION_KINDS,
-    PARAMETERS,
-    TABLES,
-    VALUES,
-    compile_expression,
-    validate_spec,
-)
+from .spec_validation import compile_expression, validate_spec
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-__all__ = [  # the loaders and runners below, and the validation they re-export
-    "load_spec", "apply_overrides", "spec_to_toml", "build_problem", "run_spec", "spec_from_file",
-    "exact_from_file",
-    "validate_spec", "compile_expression", "PARAMETERS", "INITIAL", "DEFAULTS", "VALUES",
-    "FORBIDDEN_NODES", "MAX_EXPRESSION", "MAX_CELLS", "MAX_SNAPSHOTS", "MAX_STEPS", "MAX_OPTION",
-    "OPTION_KINDS", "CELL_WIDTH", "KNOWN_METHODS", "TABLES", "EXPRESSION_NAMES",
-]
-
 
 # -- loading -----------------------------------------------------------------------------------
 def load_spec(source) -> dict:
@@ -271,10 +244,9 @@ def run_spec(
 
 def spec_from_file(path: str | os.PathLike) -> dict | None:
     """The spec stored in a pdeflow HDF5 file (root ``problem`` → parameters → spec), or None."""
-    from .storage import _open
+    from .storage import root_attributes
 
-    with _open(Path(path), "r") as f:
-        text = f.attrs.get("problem")
+    text = root_attributes(path).get("problem")
     if text is None:
         return None
     try:

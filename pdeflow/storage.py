@@ -15,7 +15,9 @@ group="fv", engine="h5netcdf")`` names the dimensions)::
     /<run>                  attrs: method, options (JSON), status, wall_time, ...
 
 A sidecar ``<file>.xmf`` (XDMF) describes the 2D/3D grid runs and the triangle-mesh runs for
-ParaView. Opening files and explaining their failures is :mod:`pdeflow._h5`.
+ParaView. Opening files and explaining their failures is :mod:`pdeflow._h5`; the resume
+checkpoints are :mod:`pdeflow.checkpoints`, the tables of ``pf.compare`` stored next to the runs
+:mod:`pdeflow.stored_comparisons`.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ._h5 import IO_ERRORS, _damaged, _open, _readable, _reason, _space_left, check_writable
-from ._h5 import check_unlocked as check_unlocked  # the command line imports it from here
+from ._h5 import IO_ERRORS, check_writable, damaged, open_file, os_reason, readable, space_left
+from ._version import __version__
 from .checkpoints import resume_checkpoint, write_checkpoint
 from .errors import StorageError
 from .grid import Grid
+from .stored_comparisons import is_comparison
 from .stored_frames import StoredFrames
 from .trajectory import FAILED, RUNNING, Trajectory
 from .xdmf import write_xdmf
@@ -42,12 +45,6 @@ from .xdmf import write_xdmf
 COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 MIN_FREE = 1 << 20  # bytes a snapshot leaves free on the disk, for the run's final status
 MAX_CHUNK = 4 << 20  # bytes of a frame chunk (larger frames are chunked in slabs along their first axis)
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def _json(obj) -> str:
@@ -78,12 +75,12 @@ class RunWriter:
         self.grid = grid
         check_writable(self.path, group, overwrite)
         existed = self.path.exists()
-        self.file = _open(self.path, "a")
+        self.file = open_file(self.path, "a")
         try:
             if group in self.file:
                 del self.file[group]
             root = self.file.attrs
-            root["pdeflow_version"] = _version()
+            root["pdeflow_version"] = __version__
             root["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             root["problem"] = _json(problem)
             self.group = self.file.create_group(group)
@@ -108,7 +105,7 @@ class RunWriter:
             self._abandon(existed)
             if isinstance(err, IO_ERRORS):
                 raise StorageError(
-                    f"creating run '{group}' in {self.path} failed ({_reason(err)}); free space or "
+                    f"creating run '{group}' in {self.path} failed ({os_reason(err)}); free space or "
                     "fix the file system, or write to another file"
                 ) from err
             raise
@@ -133,7 +130,7 @@ class RunWriter:
         self.group_name = group
         if self.path.exists() and not os.access(self.path, os.W_OK):
             raise StorageError(f"{path} is read-only; make it writable or write to another file")
-        self.file = _open(self.path, "a")
+        self.file = open_file(self.path, "a")
         if group not in self.file:
             self.file.close()
             raise StorageError(f"{path} has no run '{group}' to resume")
@@ -228,8 +225,8 @@ class RunWriter:
                     else "the file cannot be read back")
             raise StorageError(
                 f"writing snapshot {k} (t={t:.6g}) of run '{self.group_name}' to {self.path} "
-                f"failed ({_reason(err)}); {kept}; free space or fix the file system, then "
-                "continue with resume=True (pdeflow run --resume)"
+                f"failed ({os_reason(err)}); {kept}; free space or fix the file system, then "
+                "continue with resume=True"
             ) from err
 
     def _salvage(self) -> bool:
@@ -244,11 +241,11 @@ class RunWriter:
             self.file.close()
         except IO_ERRORS:
             pass
-        return _readable(self.path)
+        return readable(self.path)
 
     def _append(self, t, fields, diagnostics, checkpoint) -> None:
         need = sum(np.asarray(v).nbytes for v in fields.values()) + 8 * (len(diagnostics) + 1)
-        left = _space_left(self.path)
+        left = space_left(self.path)
         if left is not None and left < 2 * need + MIN_FREE:  # stop while the file is whole
             raise OSError(errno.ENOSPC, f"{max(left, 0)} bytes left to write (free disk space or "
                                         f"the file-size limit), a snapshot needs about {need}")
@@ -292,7 +289,7 @@ class RunWriter:
         if error is not None:
             raise StorageError(
                 f"recording the status {status!r} of run '{self.group_name}' in {self.path} failed "
-                f"({_reason(error)}); its snapshots stay readable, the run reads as not finished"
+                f"({os_reason(error)}); its snapshots stay readable, the run reads as not finished"
             ) from error
 
 
@@ -317,46 +314,65 @@ def load(path: str | os.PathLike) -> dict[str, Trajectory]:
     if not path.exists():
         raise StorageError(f"{path} does not exist")
     runs = {}
-    with _open(path, "r") as f, _damaged(path):
-        if "pdeflow_version" not in f.attrs:
-            raise StorageError(f"{path} is HDF5 but was not written by pdeflow (no pdeflow_version)")
+    with open_file(path, "r") as f, damaged(path):
+        _check_written_by_pdeflow(f, path)
         for name, g in f.items():
             if is_run(g):
-                runs[name] = _read_run(g)
+                runs[name] = read_group(g)
     if not runs:
         raise StorageError(f"{path} holds no pdeflow runs")
     return runs
 
 
-COMPARISON = "comparison"  # the ``content`` attribute of a group written by Comparison.write
+def has_run(path: str | os.PathLike, name: str) -> bool:
+    """Whether the pdeflow file ``path`` holds a run ``name``: its group and attributes are read,
+    no frame (False when there is no file; a file pdeflow did not write raises as in :func:`load`)."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    with open_file(path, "r") as f, damaged(path):
+        _check_written_by_pdeflow(f, path)
+        return name in f and is_run(f[name])
+
+
+def _check_written_by_pdeflow(f: h5py.File, path: Path) -> None:
+    if "pdeflow_version" not in f.attrs:
+        raise StorageError(f"{path} is HDF5 but was not written by pdeflow (no pdeflow_version)")
+
+
+def root_attributes(path: str | os.PathLike) -> dict:
+    """The attributes of the file's root group (``pdeflow_version``, ``problem``, a sweep's
+    ``sweep_spec``, ...)."""
+    path = Path(path)
+    with open_file(path, "r") as f, damaged(path):
+        return dict(f.attrs)
+
+
+def create_file(path: str | os.PathLike, attributes: dict) -> None:
+    """A new HDF5 file at ``path`` (replacing any file there) holding only these root attributes."""
+    path = Path(path)
+    try:
+        with open_file(path, "w") as f:
+            f.attrs.update(attributes)
+    except IO_ERRORS as err:
+        raise StorageError(f"creating {path} failed ({os_reason(err)}); free space or fix the file "
+                           "system, or write to another directory") from err
+
+
+def write_table(table, path: str | os.PathLike) -> None:
+    """Write ``table`` (an ``xarray.Dataset``) to ``path`` as netCDF-4 (h5netcdf)."""
+    try:
+        table.to_netcdf(path, engine="h5netcdf")
+    except IO_ERRORS as err:
+        raise StorageError(f"writing {path} failed ({os_reason(err)}); free space or fix the file "
+                           "system, or write to another directory") from err
 
 
 def is_run(g) -> bool:
-    """Whether ``g`` (an HDF5 object) is a run group, not a stored comparison or anything else.
-
-    A comparison (``Comparison.write``) carries ``content = "comparison"``; files written before
-    that attribute existed are recognised by their ``pair`` table and the missing ``status``.
-    """
+    """Whether ``g`` (an HDF5 object) is a run group, not a stored comparison or anything else."""
     if not isinstance(g, h5py.Group) or "method" not in g.attrs or "time" not in g:
         return False
-    if g.attrs.get("content") == COMPARISON:
-        return False
-    return not ("pair" in g and "status" not in g.attrs)
-
-
-def comparisons(path: str | os.PathLike) -> dict[str, dict]:
-    """The comparisons stored in a pdeflow file: ``{group: {"method", "runs", "pairs", "times"}}``."""
-    found = {}
-    with _open(Path(path), "r") as f, _damaged(path):
-        for name, g in f.items():
-            if isinstance(g, h5py.Group) and "pair" in g and not is_run(g):
-                found[name] = {
-                    "method": str(g.attrs.get("w2_method", g.attrs.get("method", "?"))),
-                    "runs": [s.decode() if isinstance(s, bytes) else str(s) for s in g["run"][()]],
-                    "pairs": [s.decode() if isinstance(s, bytes) else str(s) for s in g["pair"][()]],
-                    "times": g["time"][()],
-                }
-    return found
+    return not is_comparison(g)
 
 
 def _complete_frames(g: h5py.Group) -> int:
@@ -368,15 +384,8 @@ def _complete_frames(g: h5py.Group) -> int:
     return n
 
 
-def read_run(path: str | os.PathLike, group: str) -> Trajectory:
-    """One run of a pdeflow file (see :func:`load`)."""
-    with _open(Path(path), "r") as f, _damaged(path):
-        if group not in f:
-            raise StorageError(f"{path} has no run '{group}'; it has {sorted(f)}")
-        return _read_run(f[group])
-
-
-def _read_run(g: h5py.Group) -> Trajectory:
+def read_group(g: h5py.Group) -> Trajectory:
+    """The run stored in the open group ``g`` (see :func:`load`); its frames stay on disk."""
     attrs = dict(g.attrs)
     n = _complete_frames(g)
     grid = None

@@ -19,7 +19,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ._h5 import _damaged, _open
+from ._h5 import damaged, open_file
 from .errors import StorageError
 
 
@@ -73,7 +73,7 @@ class StoredFrames(Sequence):
         group = self.live() if self.live is not None else None
         if group is not None:
             return np.asarray(group[self.name][k])
-        with _open(self.path, "r") as f, _damaged(self.path):
+        with open_file(self.path, "r") as f, damaged(self.path):
             group = f.get(self.group)
             if group is None or self.name not in group:
                 raise StorageError(

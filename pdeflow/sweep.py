@@ -14,8 +14,9 @@ or by the whole path when two parameters share it.
 Each run is one task (on a Dask ``LocalCluster``, a given client or scheduler address, or, with
 ``workers=0``, in this process without Dask) that writes ``<out_dir>/run_<k>_<param=value...>.h5``
 (root attributes ``sweep_parameters``, ``sweep_spec``: JSON). The summaries gather into
-``<out_dir>/sweep.nc`` (h5netcdf) and ``<out_dir>/sweep.png``. Run again into the same
-``out_dir``, a sweep reads the complete runs (finished or blow-up) instead of running them.
+``<out_dir>/sweep.nc`` (h5netcdf), and into a figure where ``figure=`` asks for one
+(:mod:`pdeflow.plot_sweep`; ``pdeflow sweep`` writes ``<out_dir>/sweep.png``). Run again into the
+same ``out_dir``, a sweep reads the complete runs (finished or blow-up) instead of running them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import PdeflowError
+from ._version import __version__
+from .errors import PdeflowError, StorageError
 
 SHORT_NAMES = {
     "mass": "initial.mass", "cov": "initial.cov", "cells": "grid.cells", "chi": "parameters.chi",
@@ -60,6 +62,7 @@ def sweep(
     progress: bool = True,
     resume: bool = True,
     overwrite: bool = False,
+    figure: str | os.PathLike | None = None,
 ):
     """Run ``spec`` for every combination of ``parameters`` (and seed); one summary row per run.
 
@@ -89,6 +92,9 @@ def sweep(
     resume, overwrite : bool
         Continue unfinished runs of an earlier sweep from their last snapshot (``resume=False``:
         restart them); run everything again, replacing the files (``overwrite=True``).
+    figure : path, optional
+        Also draw the table (:func:`pdeflow.plot_sweep.plot_sweep`) into this PNG; ``pdeflow
+        sweep`` writes ``<out_dir>/sweep.png``.
 
     Returns
     -------
@@ -101,6 +107,7 @@ def sweep(
         failing again, it is a ``failed`` row with its ``error`` and a :class:`SweepWarning`.
     """
     from .spec import load_spec
+    from .storage import write_table
 
     if not parameters and (seeds is None or mode == "zip"):
         raise PdeflowError("give parameters={name: values, ...} (or only seeds=, for an ensemble)")
@@ -122,8 +129,8 @@ def sweep(
         label = "_".join(f"{d}={_fmt(v)}" for d, v in point.items())
         path = out / re.sub(r"[^A-Za-z0-9.+=_-]", "-", f"run_{k:03d}_{label}.h5")
         if not overwrite and _stored_spec(path) not in (None, json.dumps(run, sort_keys=True)):
-            raise PdeflowError(f"{path} holds a run of another spec; pass overwrite=True "
-                               "(--overwrite) or choose another out_dir")
+            raise PdeflowError(f"{path} holds a run of another spec; pass overwrite=True or "
+                               "another out_dir=")
         jobs.append((run, point, str(path)))
     rows = _execute(jobs, client, workers, resume, overwrite, metrics or {}, progress, base)
     for (_, point, _), row in zip(jobs, rows, strict=True):
@@ -131,10 +138,11 @@ def sweep(
             params = ", ".join(f"{d}={v}" for d, v in point.items())
             warnings.warn(f"run ({params}) failed twice: {first['error']}", SweepWarning, stacklevel=2)
     table = _table(xr, base, dims, paths, values, seed_list, mode, jobs, rows, metrics or {})
-    table.to_netcdf(out / "sweep.nc", engine="h5netcdf")
-    from .plot import plot_sweep
+    write_table(table, out / "sweep.nc")
+    if figure is not None:
+        from .plot_sweep import plot_sweep
 
-    plot_sweep(table, out / "sweep.png")
+        plot_sweep(table, figure)
     return table
 
 
@@ -225,12 +233,11 @@ def _fmt(value) -> str:
 
 def _stored_spec(path: Path) -> str | None:
     """The ``sweep_spec`` attribute of a run file; None when there is no readable file."""
-    import h5py
+    from .storage import root_attributes
 
     try:
-        with h5py.File(path, "r", locking=False) as f:
-            return f.attrs.get("sweep_spec")
-    except OSError:
+        return root_attributes(path).get("sweep_spec")
+    except StorageError:
         return None
 
 
@@ -343,10 +350,8 @@ def run_one(spec: dict, point: dict, path: str, resume: bool = True, overwrite: 
     Returns ``{method: summary}`` (see :func:`summarize`) with ``reused``: whether the file was
     complete and only read. Raises what the run raises (the caller records and retries it).
     """
-    import h5py
-
     from .spec import run_spec, validate_spec
-    from .storage import load
+    from .storage import create_file, load
 
     stamp = json.dumps(spec, sort_keys=True)
     spec = validate_spec(spec, source=f"run {Path(path).name}")
@@ -364,9 +369,7 @@ def run_one(spec: dict, point: dict, path: str, resume: bool = True, overwrite: 
         if not resumable:
             path_.unlink(missing_ok=True)
             path_.with_suffix(".xmf").unlink(missing_ok=True)
-            with h5py.File(path_, "w") as f:
-                f.attrs["sweep_parameters"] = json.dumps(point)
-                f.attrs["sweep_spec"] = stamp
+            create_file(path_, {"sweep_parameters": json.dumps(point), "sweep_spec": stamp})
         runs = run_spec(spec, path_, progress=False, resume=bool(resumable))
     return {m: {**summarize(runs[m], metrics), "reused": reused} for m in methods}
 
@@ -416,8 +419,6 @@ def _table(xr, base, dims, paths, values, seeds, mode, jobs, rows, metrics):
         flat = [row[m].get(key, blank) for row in rows for m in methods]
         dtype = str if key in ("status", "error") else bool if key == "reused" else float
         data[key] = (names, np.asarray(flat, dtype=dtype).reshape(shape))
-    from . import __version__
-
     ds = xr.Dataset(data, coords=coords)
     ds.attrs.update(spec=json.dumps(base, sort_keys=True), mode=mode, parameters=json.dumps(paths),
                     methods=json.dumps(methods), pdeflow_version=__version__,

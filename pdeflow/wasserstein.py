@@ -146,7 +146,7 @@ def mesh_measure(rho: np.ndarray, mesh: Mesh, grid: Grid, max_points: int = 2000
 
 
 @lru_cache(maxsize=4)
-def _p1_at_cell_centres(mesh: Mesh, grid: Grid):
+def p1_at_cell_centres(mesh: Mesh, grid: Grid):
     """(vertex indices (n_cells, 3), barycentric weights (n_cells, 3)) of the grid's cell centres
     in the mesh's triangles (matplotlib's trapezoid-map point location on the mesh's own
     triangulation); centres outside the mesh get zero weights."""

@@ -271,7 +271,7 @@ MUTANTS: list[Mutant] = [
            "            rest = self.rest(self.flow(rho, 0.5 * s, rest, mass))\n", "            pass\n",
            "Fisher–Rao step: R frozen at the start, not the midpoint (first order)",
            ("tests/test_metric.py",)),
-    Mutant("diagnostics-log-mean", "pdeflow/_grid_sums.py",
+    Mutant("diagnostics-log-mean", "pdeflow/_numba/grid_sums.py",
            "        return (a - b) / (math.log(a) - math.log(b))\n", "        return 0.5 * (a + b)\n",
            "dissipation: arithmetic instead of logarithmic face mean", ("tests/test_grid_sums.py",)),
     Mutant("bdf2-coefficient", "pdeflow/solvers/_jko_lagrangian.py",

@@ -39,7 +39,7 @@ from hypothesis import strategies as st
 
 import pdeflow as pf
 from pdeflow.cli import main
-from pdeflow.spec import MAX_CELLS, MAX_OPTION, MAX_SNAPSHOTS
+from pdeflow.spec_validation import MAX_CELLS, MAX_OPTION, MAX_SNAPSHOTS
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 SCALE = 10 if PROFILE == "nightly" else 1

@@ -85,7 +85,7 @@ def test_disk_full_keeps_earlier_frames_marks_run_failed_and_resumes(tmp_path, o
     assert str(err.value) == (
         f"writing snapshot 3 (t=0.3) of run 'fv' to {path} failed (No space left on device); the "
         "file keeps the 3 snapshot(s) before it; free space or fix the file system, then continue "
-        "with resume=True (pdeflow run --resume)"
+        "with resume=True"
     )
     monkeypatch.undo()  # space freed
     runs = pf.load(path)
@@ -181,7 +181,7 @@ def test_cli_disk_full_prints_one_line_keeps_finished_runs_and_resumes(tmp_path,
     line = one_error_line(capsys)
     assert line == (f"pdeflow: error: writing snapshot 4 (t=0.02) of run 'jko' to {out} failed (No "
                     "space left on device); the file keeps the 4 snapshot(s) before it; free space "
-                    "or fix the file system, then continue with resume=True (pdeflow run --resume)")
+                    "or fix the file system, then continue with --resume")
     monkeypatch.undo()
     runs = pf.load(out)
     assert runs["fv"].status == "finished" and len(runs["fv"]) == 11
@@ -217,8 +217,7 @@ def test_too_little_free_space_stops_before_writing_a_snapshot(tmp_path, ou1d, m
     assert str(err.value) == (
         f"writing snapshot 4 (t=0.4) of run 'fv' to {path} failed (1000 bytes left to write (free "
         f"disk space or the file-size limit), a snapshot needs about {need}); the file keeps the 4 "
-        "snapshot(s) before it; free space or fix the file system, then continue with resume=True "
-        "(pdeflow run --resume)"
+        "snapshot(s) before it; free space or fix the file system, then continue with resume=True"
     )
 
 
@@ -246,7 +245,7 @@ def test_a_real_file_size_limit_stops_the_run_cleanly_and_it_resumes(tmp_path):
     assert done.returncode == 0, done.stderr  # no crash, no traceback
     message = done.stdout.strip()
     assert message.startswith("writing snapshot ") and "bytes left to write" in message, message
-    assert "the file keeps the" in message and message.endswith("(pdeflow run --resume)")
+    assert "the file keeps the" in message and message.endswith("then continue with resume=True")
     back = pf.load(path)["fv"]
     assert back.status == "failed" and 3 <= len(back) < 41
     assert path.stat().st_size <= limit
@@ -278,10 +277,11 @@ def test_read_only_directory_is_refused_before_computing(tmp_path, ou1d, monkeyp
     _deny_writes_to(monkeypatch, folder)  # root ignores permission bits: say what a user would see
     with pytest.raises(pf.StorageError) as err:
         pf.solve(ou1d, 0.1, store=folder / "run.h5", progress=False)
-    assert str(err.value) == (f"output directory {folder} is not writable; write to another "
-                              "directory (--out) or make it writable")
+    assert str(err.value) == (f"output directory {folder} is not writable; give store= a file in "
+                              "another directory, or make it writable")
     assert main(["run", "heat", "--cells", "20", "--out", str(folder / "run.h5"), "--no-plot"]) == 2
-    assert one_error_line(capsys) == f"pdeflow: error: {err.value}"
+    assert one_error_line(capsys) == (f"pdeflow: error: output directory {folder} is not writable; "
+                                      "give --out a file in another directory, or make it writable")
     assert list(folder.iterdir()) == []
 
 

@@ -11,7 +11,7 @@ import pdeflow as pf
 from pdeflow.activations import ACTIVATIONS
 from pdeflow.network import mean_field_limit
 from pdeflow.problems.mean_field import NeuronFeatures
-from pdeflow.solvers._network_kernels import FeatureDrift, feature_drifts
+from pdeflow.solvers._network_drift import FeatureDrift, feature_drifts
 
 X1 = np.linspace(-2.0, 2.0, 16)
 Y1 = np.maximum(X1, 0.0) - 0.5 * np.maximum(-X1, 0.0)

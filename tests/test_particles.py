@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import pdeflow as pf
+from pdeflow._numba import cic
 from pdeflow.compare import compare
 from pdeflow.convergence import particle_convergence
 from pdeflow.deposit import grid_arrays
@@ -56,14 +57,14 @@ def test_cic_deposit_and_interpolation_match_numpy(name):
     X = _inside(grid, 50, rng)
     w = rng.random(50)
     out = np.zeros(grid.size)
-    pk.cic_deposit(X, w, *grid_arrays(grid), out)
+    cic.cic_deposit(X, w, *grid_arrays(grid), out)
     idx, wts = _cic_weights_numpy(X, grid)
     expected = np.bincount(idx.ravel(), weights=(wts * w).ravel(), minlength=grid.size)
     # same arithmetic in another order: agreement to round-off
     np.testing.assert_allclose(out, expected / grid.cell_volume, rtol=1e-12, atol=1e-12)
     field = rng.random((2, grid.size))
     values = np.zeros((50, 2))
-    pk.cic_interpolate(field, X, *grid_arrays(grid), values)
+    cic.cic_interpolate(field, X, *grid_arrays(grid), values)
     np.testing.assert_allclose(values, np.einsum("cp,kcp->pk", wts, field[:, idx]), rtol=1e-12)
     # the interpolation is the transpose of the deposit: Σ_p w_p f(X_p) = Σ_c f_c ρ_c |cell|
     assert values[:, 0] @ w == pytest.approx(field[0] @ out * grid.cell_volume, rel=1e-12)

@@ -70,7 +70,8 @@ def test_local_cluster_and_serial_give_identical_summaries(tmp_path):
 
 def test_failing_run_is_reported_and_the_others_complete(tmp_path):
     with pytest.warns(SweepWarning, match=r"run \(mass=-1.0\) failed twice: .*initial.mass must be > 0"):
-        table = sweep(heat(), {"mass": [1.0, -1.0, 2.0]}, workers=0, out_dir=tmp_path, progress=False)
+        table = sweep(heat(), {"mass": [1.0, -1.0, 2.0]}, workers=0, out_dir=tmp_path, progress=False,
+                      figure=tmp_path / "sweep.png")
     assert table.status.values.tolist() == ["finished", "failed", "finished"]
     assert "initial.mass must be > 0, got -1.0" in str(table.error.sel(mass=-1.0).values)
     assert table.error.sel(mass=[1.0, 2.0]).values.tolist() == ["", ""]
@@ -94,6 +95,7 @@ def test_a_run_that_fails_once_is_retried(tmp_path, monkeypatch):
     table = sweep(heat(), {"cells": [50, 100]}, workers=0, out_dir=tmp_path, progress=False)
     assert calls == [50, 50, 100]
     assert table.status.values.tolist() == ["finished", "finished"]
+    assert not list(tmp_path.glob("*.png"))  # no figure unless figure= asks for one
 
 
 def test_rerun_finishes_only_the_missing_runs(tmp_path, monkeypatch):
@@ -189,6 +191,7 @@ def test_cli_sweep_serial(tmp_path, capsys):
         ["20", "0.5", "finished"], ["20", "1", "finished"], ["40", "0.5", "finished"],
         ["40", "1", "finished"]]
     assert lines[5] == f"wrote {out / 'sweep.nc'} and {out / 'sweep.png'} (4 runs, 0 failed)"
+    assert (out / "sweep.png").stat().st_size > 10_000
     with h5py.File(out / "run_003_cells=40_D=1.h5", "r") as f:
         assert json.loads(f.attrs["sweep_parameters"]) == {"cells": 40, "D": 1}
     xr = pytest.importorskip("xarray")

@@ -49,6 +49,12 @@ class Problem:
         The geometry of the flow (:mod:`pdeflow.metric`): ``Wasserstein()`` (default),
         ``FisherRao(rate)`` or ``WassersteinFisherRao(rate)``. The exact solutions the factories
         attach are those of the Wasserstein flow: with another metric ``exact`` is None.
+    axis_names : tuple of str or None
+        Names of the axes a particle run reports its diagnostics along (None: x, y, z); the
+        network's parameters (a, w, b).
+    exact_moments : callable or None
+        ``exact_moments(t)`` -> (mean (d,), covariance (d, d)) of the exact solution, when known
+        (the Gaussian solutions of the Ornstein–Uhlenbeck flow).
     """
 
     name: str
@@ -61,6 +67,8 @@ class Problem:
     particles0: np.ndarray | Callable | None = None
     walls: bool = True
     metric: Metric = field(default_factory=Wasserstein)
+    axis_names: tuple[str, ...] | None = None
+    exact_moments: Callable[[float], tuple[np.ndarray, np.ndarray]] | None = None
 
     def __post_init__(self) -> None:
         self.metric = as_metric(self.metric)

@@ -48,11 +48,10 @@ def ornstein_uhlenbeck(
         cov_t = cov0 * decay**2 + (D / gamma) * (1 - decay**2) * np.eye(d)
         return mean_t, cov_t
 
-    problem = fokker_planck(grid, rho0, V, D=D, grad_V=grad_V, metric=metric)
-    problem.name = "ornstein_uhlenbeck"
-    problem.parameters.update(
-        {"gamma": float(gamma), "mean": m0.tolist(), "cov": cov0.tolist(), "center": c.tolist()}
-    )
+    energy = FreeEnergy(Entropy(D), Potential(V, gradient=grad_V))
+    parameters = {"D": float(D), "gamma": float(gamma), "mean": m0.tolist(), "cov": cov0.tolist(),
+                  "center": c.tolist()}
+    problem = Problem("ornstein_uhlenbeck", grid, rho0, energy, parameters=parameters, metric=metric)
     if wasserstein_only(problem, True):
         problem.exact = lambda t: gaussian_on_grid(grid, *moments(t), mass)
         problem.exact_moments = moments

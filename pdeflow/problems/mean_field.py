@@ -20,6 +20,8 @@ every snapshot also records ``risk``, ``output_data`` (f on the data) and ``outp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..activations import activation as get_activation
@@ -35,7 +37,7 @@ class NeuronFeatures:
     """φ_k(θ) = a σ(w·x_k + b) and its gradient, θ given as one coordinate array per parameter.
 
     ``moments`` and ``combine_gradient`` evaluate them at particles (rows of an ``(N, p)`` array)
-    without allocating: Numba kernels (:mod:`pdeflow.solvers._network_kernels`) when
+    without allocating: Numba kernels (:mod:`pdeflow._numba.features`) when
     ``kernel_name`` names a built-in activation, NumPy otherwise. The particle method uses them.
     """
 
@@ -44,7 +46,7 @@ class NeuronFeatures:
         self.sigma, self.sigma_prime = sigma, sigma_prime
         self.with_bias = with_bias
         self.d_in = x.shape[1]
-        self.kernel_name = kernel_name  # a key of _network_kernels.CODES, or None
+        self.kernel_name = kernel_name  # a key of pdeflow._numba.features.CODES, or None
         self._scratch: dict[int, np.ndarray] = {}
 
     @property
@@ -91,7 +93,7 @@ class NeuronFeatures:
         if self.kernel_name is None:
             out[:] = self(*X.T)[batch] @ w
             return
-        from ..solvers import _network_kernels as nk
+        from .._numba import features as nk
 
         kernel = nk.feature_moments if chunks > 1 else nk.feature_moments_serial
         kernel(X, w, self.x, self.with_bias, nk.CODES[self.kernel_name], batch, self._work(chunks),
@@ -103,7 +105,7 @@ class NeuronFeatures:
             for j, g in enumerate(self.gradient(*X.T)):
                 out[:, j] = coef @ g[batch] + decay * X[:, j]
             return
-        from ..solvers import _network_kernels as nk
+        from .._numba import features as nk
 
         kernel = nk.feature_gradient if chunks > 1 else nk.feature_gradient_serial
         kernel(X, self.x, self.with_bias, nk.CODES[self.kernel_name], batch, coef, decay,
@@ -132,10 +134,29 @@ class LinearInFeatures:
         )
 
 
+@dataclass
+class NetworkProblem(Problem):
+    """The :class:`Problem` of :func:`mean_field_network`, with the network's data.
+
+    Attributes
+    ----------
+    features : NeuronFeatures
+        φ_k(θ) on the data inputs.
+    data : (x (n, d_in), y (n,))
+        The inputs and targets.
+    x_plot : array (n_plot,) or (n_plot, d_in)
+        The inputs where every snapshot records the output f(x; ρ_t) (``output_plot``).
+    """
+
+    features: NeuronFeatures | None = None
+    data: tuple[np.ndarray, np.ndarray] | None = None
+    x_plot: np.ndarray | None = None
+
+
 def mean_field_network(
     x, y, activation="relu", parameters=("a", "w"), grid: Grid | None = None, rho0=None,
     weight_decay: float = 0.0, beta: float | None = None, x_plot=None, theta0=None, metric=None,
-) -> Problem:
+) -> NetworkProblem:
     """The mean-field gradient flow of a two-layer network's empirical risk (module docstring).
 
     Two views: on a grid (``grid`` and ``rho0``; d_in = 1, methods "fv" and "particles"), and as
@@ -256,7 +277,8 @@ def mean_field_network(
         risk = 0.5 * float(np.mean((out_data - y) ** 2))
         return {"output_data": out_data, "output_plot": out_plot}, {"risk": risk}
 
-    problem = Problem(
+    w_names = ("w",) if x.shape[1] == 1 else tuple(f"w{j + 1}" for j in range(x.shape[1]))
+    return NetworkProblem(
         "mean_field_network", grid, rho0, FreeEnergy(*terms),
         parameters={
             "activation": name, "parameters": list(parameters), "n_data": n,
@@ -264,11 +286,7 @@ def mean_field_network(
             "risk_constant": half_mean_y2,
         },
         observe=observe, particles0=theta0, walls=False, metric=metric,
+        axis_names=("a", *w_names, *(("b",) if with_bias else ())),  # particle diagnostics
+        features=features, data=(x, y), x_plot=x_plot[:, 0] if x.shape[1] == 1 else x_plot,
     )
-    problem.features = features
-    problem.data = (x, y)
-    problem.x_plot = x_plot[:, 0] if x.shape[1] == 1 else x_plot
-    w_names = ("w",) if x.shape[1] == 1 else tuple(f"w{j + 1}" for j in range(x.shape[1]))
-    problem.axis_names = ("a", *w_names, *(("b",) if with_bias else ()))  # particle diagnostics
-    return problem
 

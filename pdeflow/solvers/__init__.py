@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import PdeflowError
-from ..storage import RunWriter, _read_run, check_writable, load
+from ..storage import RunWriter, check_writable, has_run, read_group
 from ..trajectory import BLOW_UP, FINISHED, INTERRUPTED, Trajectory
 from . import driver
 
@@ -179,7 +178,7 @@ def solve(
     if resume:
         if store is None:
             raise PdeflowError("resume=True needs store=, the file of the run to continue")
-        if Path(store).exists() and name in load(store):
+        if has_run(store, name):
             return _resume(problem, t_end, method, times, store, name, progress, options)
     if store is not None:
         check_writable(store, name, overwrite)
@@ -205,7 +204,7 @@ def solve(
 def _resume(problem, t_end, method, times, store, name, progress, options) -> Trajectory:
     writer = RunWriter.reopen(store, name)
     try:
-        previous = _read_run(writer.group)
+        previous = read_group(writer.group)
         for frames in previous.frames.values():
             frames.live = writer.open_group  # read through the writer's handle while it is open
         previous.status = writer.previous_status  # reopen marked it running

@@ -52,7 +52,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from ..energy import TINY, Entropy, PowerLaw, _log_mean
+from ..energy import TINY, Entropy, PowerLaw, log_mean
 from ..errors import PdeflowError
 from ..mesh import Mesh
 from . import low_rank_refusal, register, requirement
@@ -306,7 +306,7 @@ class FiniteElement:
         density, xi = self.energy_terms(rho)
         i, j = mesh.edges.T
         if isinstance(self.internal, Entropy):
-            face = _log_mean(rho[i], rho[j])
+            face = log_mean(rho[i], rho[j])
         else:
             face = 0.5 * (rho[i] + rho[j])
         x, y = mesh.coords()

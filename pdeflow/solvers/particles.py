@@ -22,7 +22,7 @@ with the velocity of the flow, ``dX_i = −∇(V + W*μ_N)(X_i) dt`` plus the in
   on a periodic grid (:mod:`~pdeflow.solvers._particle_interactions`: the formulas and defaults).
 - Low-rank interactions ``W = s Σ_k φ_k ⊗ φ_k`` (the mean-field network) with the potentials
   linear in the same features: ``v_i = −∇Ψ(X_i)``, Ψ = Σ_k (s m_k + c_k) φ_k + (λ/2)|θ|²,
-  m_k = Σ_j w_j φ_k(X_j), in two O(N·n) passes (:class:`~._network_kernels.FeatureDrift`). For
+  m_k = Σ_j w_j φ_k(X_j), in two O(N·n) passes (:class:`~._network_drift.FeatureDrift`). For
   the network, with w_j = 1/m, this is gradient descent on a width-m network in mean-field
   scaling with learning rate dt, θ_i ← θ_i − dt ∇Ψ(θ_i; ρ_m); ``batch_size`` = b < n makes it
   minibatch SGD; the entropy (1/β) ρ log ρ adds the Langevin noise √(2 dt/β) ξ.
@@ -65,7 +65,7 @@ from ..errors import PdeflowError
 from ..grid import Grid
 from . import _particle_kernels as pk
 from . import register
-from ._network_kernels import feature_drifts
+from ._network_drift import feature_drifts
 from ._particle_blob import BLOB_CFL, BLOB_CUTOFF, BLOB_P, BLOB_SCALE, BlobDrift, default_blob_width
 from ._particle_interactions import MESH_THRESHOLD, InteractionDrift, grid_gradient
 from .driver import BlowUp
