@@ -181,6 +181,37 @@ def test_every_module_has_a_layer_and_a_new_one_must_be_given_one(tmp_path):
         layer("pdeflow.newcomer")
 
 
+def _factories():
+    import numpy as np
+
+    import pdeflow as pf
+
+    grid = pf.Grid([(-4.0, 4.0)], 40)
+    rho0 = pf.gaussian(grid, 0.0, 0.5)
+    x = np.linspace(-1.0, 1.0, 8)
+    square = pf.Grid([(-2.0, 2.0)] * 2, 16)
+    return {
+        "heat": lambda: pf.problems.heat(grid, rho0, exact_gaussian=(0.0, 0.5, 1.0)),
+        "fokker_planck": lambda: pf.problems.fokker_planck(grid, rho0, V=lambda x: x**2),
+        "ornstein_uhlenbeck": lambda: pf.problems.ornstein_uhlenbeck(grid, mean=0.5, cov=0.3),
+        "porous_medium": lambda: pf.problems.porous_medium(grid, None, t0=0.1),
+        "keller_segel": lambda: pf.problems.keller_segel(square, pf.gaussian(square, (0.0, 0.0), 1.0)),
+        "network_grid": lambda: pf.problems.mean_field_network(
+            x, np.abs(x), grid=square, rho0=pf.gaussian(square, (0.0, 0.0), 0.3)),
+        "network_particles": lambda: pf.problems.mean_field_network(
+            x, np.abs(x), theta0=np.zeros((10, 2))),
+    }
+
+
+@pytest.mark.parametrize("factory", sorted(_factories()))
+def test_problems_set_only_their_declared_fields(factory):
+    """A problem is what its dataclass declares: no attribute bolted on after construction."""
+    import dataclasses
+
+    problem = _factories()[factory]()
+    assert set(vars(problem)) == {f.name for f in dataclasses.fields(problem)}
+
+
 def test_the_version_is_the_packaging_version():
     from pdeflow._version import __version__
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import subprocess
 import sys
 
@@ -283,6 +284,13 @@ def test_read_only_directory_is_refused_before_computing(tmp_path, ou1d, monkeyp
     assert one_error_line(capsys) == (f"pdeflow: error: output directory {folder} is not writable; "
                                       "give --out a file in another directory, or make it writable")
     assert list(folder.iterdir()) == []
+
+
+def test_a_comparison_that_cannot_be_written_is_a_storage_error(tmp_path, ou1d):
+    report = pf.compare(pf.solve(ou1d, 0.1, snapshots=2, progress=False), exact=ou1d.exact)
+    path = tmp_path / "missing" / "compare.h5"
+    with pytest.raises(pf.StorageError, match=f"^{re.escape(str(path))} cannot be created"):
+        report.write(path)
 
 
 def test_read_only_file_is_refused_and_kept(tmp_path, ou1d, monkeypatch, capsys):

@@ -203,6 +203,27 @@ def test_checkpoints_rewritten_at_every_snapshot_do_not_grow_the_file(tmp_path, 
     assert beyond <= 4096 + 16 * 49
 
 
+def test_has_run_reads_the_group_not_the_frames(tmp_path, ou2d, monkeypatch):
+    from pdeflow import storage
+
+    path = tmp_path / "run.h5"
+    assert not storage.has_run(path, "fv")  # no file yet
+    pf.solve(ou2d, 0.1, snapshots=3, store=path, progress=False)
+    pf.compare(pf.load(path)["fv"], exact=ou2d.exact).write(path)  # a group that is no run
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("has_run read a run")
+
+    monkeypatch.setattr(storage, "read_group", no_reading)
+    assert storage.has_run(path, "fv")
+    assert not storage.has_run(path, "jko") and not storage.has_run(path, "compare")
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["fv"] = 1
+    with pytest.raises(pf.StorageError, match="not written by pdeflow"):
+        storage.has_run(foreign, "fv")
+
+
 def test_corrupt_and_foreign_files_raise_clear_errors(tmp_path):
     bad = tmp_path / "bad.h5"
     bad.write_bytes(os.urandom(4096))
