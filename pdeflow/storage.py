@@ -397,8 +397,7 @@ def read_group(g: h5py.Group) -> Trajectory:
     frames = {}
     run_id = str(attrs["run_id"]) if "run_id" in attrs else None
     for name, ds in g.items():  # density, position, and any observable field (time, ...)
-        if (isinstance(ds, h5py.Dataset) and ds.ndim >= 2 and ds.dims[0]
-                and ds.dims[0][0].name.endswith("/time")):
+        if isinstance(ds, h5py.Dataset) and ds.ndim >= 2 and _along_time(ds):
             # left on disk: read frame by frame (see StoredFrames)
             frames[name] = StoredFrames(g.file.filename, g.name, name, min(n, ds.shape[0]), run_id)
     n = min([n] + [len(v) for v in frames.values()])
@@ -407,7 +406,7 @@ def read_group(g: h5py.Group) -> Trajectory:
     for name, ds in g.items():
         if name in skip or not isinstance(ds, h5py.Dataset) or ds.ndim != 1:
             continue
-        if ds.dims[0] and ds.dims[0][0].name.endswith("/time"):
+        if _along_time(ds):
             diagnostics[name] = ds[:n]
     meta = {}
     for key, value in attrs.items():
@@ -429,6 +428,12 @@ def read_group(g: h5py.Group) -> Trajectory:
         meta=meta,
         weights=g["weight"][:] if "weight" in g else None,
     )
+
+
+def _along_time(ds: h5py.Dataset) -> bool:
+    """Whether the first axis of ``ds`` is the run's time. A file another process is writing may
+    show a dataset before its scale is attached (its name then reads None): not yet a field."""
+    return bool(ds.dims[0]) and (ds.dims[0][0].name or "").endswith("/time")
 
 
 def _is_mesh(grid) -> bool:
