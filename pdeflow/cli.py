@@ -88,7 +88,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pdeflow {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run a preset or a TOML spec into an HDF5 file (and a PNG)")
+    run = sub.add_parser("run", help="run a preset or a TOML spec into an HDF5 file (and a PNG)",
+                         epilog=_method_options_help(),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("spec", metavar="PRESET|SPEC.toml")
     run.add_argument("--out", type=Path, help="HDF5 output (default: <preset or spec stem>.h5)")
     run.add_argument("--t-end", type=float, help="final time (overrides run.t_end)")
@@ -212,16 +214,33 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _method_options_help() -> str:
+    """Every method's options with their defaults (the epilog of ``pdeflow run --help``), read
+    from the methods' declarations."""
+    import textwrap
+
+    from .solvers import methods
+
+    lines = ["method options (--option METHOD.NAME=VALUE, or a [METHOD] table of the spec;",
+             "unset: chosen when the run starts):"]
+    for name, declared in methods().items():
+        items = ", ".join(f"{k}={'unset' if v is None else repr(v)}"
+                          for k, v in declared.options.defaults().items())
+        lines += textwrap.wrap(f"{name}: {items}", width=100, initial_indent="  ",
+                               subsequent_indent="      ")
+    return "\n".join(lines)
+
+
 def _method_options(args, methods: list[str], spec: dict) -> dict[str, dict]:
     """The method options of the command line (``--particles``, ``--seed``, ``--dt``, ``--tau``,
     ``--option``), ``{method: {name: value}}``, each checked against the method's options."""
-    from .solvers import available_methods, method_options
+    from .solvers import methods as declared
 
     for m in methods:
-        if m not in available_methods():
+        if m not in declared():
             raise _UsageError(f"unknown or unavailable method {m!r} in run.methods; available: "
-                              f"{', '.join(available_methods())}")
-    known = {m: method_options(m) for m in methods}
+                              f"{', '.join(declared())}")
+    known = {m: declared()[m].options.defaults() for m in methods}
     options: dict[str, dict] = {}
 
     def put(method, name, value, flag):

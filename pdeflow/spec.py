@@ -70,13 +70,11 @@ from .spec_validation import (
     EXPRESSION_NAMES,
     FORBIDDEN_NODES,
     INITIAL,
-    KNOWN_METHODS,
     MAX_CELLS,
     MAX_EXPRESSION,
     MAX_OPTION,
     MAX_SNAPSHOTS,
     MAX_STEPS,
-    OPTION_KINDS,
     PARAMETERS,
     TABLES,
     VALUES,
@@ -94,7 +92,7 @@ __all__ = [  # the loaders and runners below, and the validation they re-export
     "exact_from_file",
     "validate_spec", "compile_expression", "PARAMETERS", "INITIAL", "DEFAULTS", "VALUES",
     "FORBIDDEN_NODES", "MAX_EXPRESSION", "MAX_CELLS", "MAX_SNAPSHOTS", "MAX_STEPS", "MAX_OPTION",
-    "OPTION_KINDS", "CELL_WIDTH", "KNOWN_METHODS", "TABLES", "EXPRESSION_NAMES",
+    "CELL_WIDTH", "TABLES", "EXPRESSION_NAMES",
 ]
 
 
