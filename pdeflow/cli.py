@@ -4,7 +4,7 @@
 
     pdeflow run PRESET|SPEC.toml [--out FILE] [--t-end T] [--cells N] [--snapshots N]
                                  [--methods fv,particles] [--particles N] [--seed N] [--dt DT]
-                                 [--tau TAU] [--option [METHOD.]NAME=VALUE ...]
+                                 [--tau TAU] [--epsilon EPS] [--option [METHOD.]NAME=VALUE ...]
                                  [--overwrite] [--resume] [--no-plot] [--quiet]
     pdeflow info FILE
     pdeflow plot FILE [--out PNG]
@@ -104,6 +104,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dt", type=float, help="fixed time step of every method of the run that has one "
                                               "(fv, particles, fem)")
     run.add_argument("--tau", type=float, help="JKO step tau (method jko)")
+    run.add_argument("--epsilon", type=float, help="entropic regularisation of the JKO step "
+                                                   "(method jko, solver entropic; accepts its blur)")
     run.add_argument("--snapshots", type=int, metavar="N",
                      help="number of snapshots (overrides run.snapshots)")
     run.add_argument("--option", action="append", default=[], metavar="[METHOD.]NAME=VALUE",
@@ -233,7 +235,8 @@ def _method_options_help() -> str:
 
 def _method_options(args, methods: list[str], spec: dict) -> dict[str, dict]:
     """The method options of the command line (``--particles``, ``--seed``, ``--dt``, ``--tau``,
-    ``--option``), ``{method: {name: value}}``, each checked against the method's options."""
+    ``--epsilon``, ``--option``), ``{method: {name: value}}``, each checked against the method's
+    declared options."""
     from .solvers import methods as declared
 
     for m in methods:
@@ -268,7 +271,8 @@ def _method_options(args, methods: list[str], spec: dict) -> dict[str, dict]:
         put("particles", "n_particles", args.particles, "--particles")
     if args.seed is not None:
         put("particles", "seed", args.seed, "--seed")
-    for flag, name, value in (("--dt", "dt", args.dt), ("--tau", "tau", args.tau)):
+    for flag, name, value in (("--dt", "dt", args.dt), ("--tau", "tau", args.tau),
+                              ("--epsilon", "epsilon", args.epsilon)):
         if value is not None:
             put_all(name, value, f"{flag} {value}")
     for text in args.option:
@@ -344,6 +348,13 @@ def _cmd_info(args) -> int:
         options = traj.meta.get("options")
         if isinstance(options, dict) and options:
             print("  options " + ", ".join(f"{k}={v}" for k, v in options.items() if v is not None))
+        for key in ("time_scheme", "spatial_scheme", "solver"):
+            if key in traj.meta:
+                print(f"  {key.replace('_', ' '):<14} {traj.meta[key]}")
+        if "entropic_diffusion_fraction" in traj.meta:
+            fraction = float(traj.meta["entropic_diffusion_fraction"])
+            flag = " (above the 5 % threshold)" if traj.meta.get("blur_exceeds_threshold") else ""
+            print(f"  entropic blur  adds {fraction:.1%} of D{flag}")
         if traj.grid is not None:
             print(f"  {_describe_domain(traj.grid)}")
         mass = traj.diagnostics.get("mass")

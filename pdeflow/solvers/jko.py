@@ -52,7 +52,11 @@ spacing : "graded" | "uniform" (1D)
 epsilon : float (2D)
     Entropic regularisation ε, a squared length (default dx_min²: blur = one cell). Smaller
     ε pins slow motion to the grid (measured: ε = dx²/2 already biases the drift); the scheme
-    adds a diffusion ε/(4τ), so ε ≪ 4τD is needed (a warning says when it exceeds 0.1 D).
+    adds a diffusion ε/(4τ), so ε ≪ 4τD is needed. Without ``epsilon``, a run whose default
+    ε = dx² would add more than :data:`BLUR_FRACTION` (5 %) of D is refused before it starts,
+    with the τ or the cell size that would do; an ``epsilon`` given explicitly is taken, with a
+    warning before the run, and the run records ``entropic_diffusion_fraction`` (ε/(4τD)) and
+    ``blur_exceeds_threshold`` in its attributes (``pdeflow info`` shows them).
 
 Examples
 --------
@@ -81,6 +85,8 @@ from ._jko_lagrangian import LagrangianJKO
 from .method import Method, Options, low_rank_refusal, option
 from .stepper import StepperBase, land
 
+BLUR_FRACTION = 0.05
+"""The entropic step's added diffusion ε/(4τ) allowed without an explicit ``epsilon``, in D."""
 ONLY_1D = ("n_quantiles", "spacing", "scheme")
 ONLY_2D = ("epsilon", "solver")
 MAX_QUANTILES = 10_000_000  # refused before anything is allocated
@@ -184,16 +190,37 @@ def _build(problem, t_end: float, options: JKOOptions):
         "max_iter": _default(options.max_iter, 20000),
         "epsilon": _default(options.epsilon, min(grid.dx) ** 2),
     }
+    _check_blur(problem, tau, opts["epsilon"], given=options.epsilon is not None)
     engine = EntropicJKO(problem, opts["epsilon"], opts["tol"], opts["max_iter"])
+    return JKO(problem, engine, opts)
+
+
+def _check_blur(problem, tau: float, epsilon: float, given: bool) -> None:
+    """Refuse (default ε) or warn about (given ε) an entropic step whose added diffusion
+    ε/(4τ) exceeds :data:`BLUR_FRACTION` of the problem's D, before the run starts."""
     internal = problem.energy.internal
-    extra = opts["epsilon"] / (4 * tau)
-    if isinstance(internal, Entropy) and extra > 0.1 * internal.D:
+    if not isinstance(internal, Entropy) or internal.D <= 0:
+        return
+    D, grid = internal.D, problem.grid
+    fraction = epsilon / (4 * tau) / D
+    if fraction <= BLUR_FRACTION:
+        return
+    if given:
         warnings.warn(
-            f"entropic JKO: epsilon/(4 tau) = {extra:.3g} adds more than 10% to the "
-            f"diffusion D = {internal.D:g}; lower epsilon or raise tau",
+            f"entropic JKO: epsilon/(4 tau) = {epsilon / (4 * tau):.3g} adds {fraction:.0%} to "
+            f"the diffusion D = {D:g}; lower epsilon or raise tau (the run records the fraction)",
             UserWarning, stacklevel=4,
         )
-    return JKO(problem, engine, opts)
+        return
+    tau_needed = epsilon / (4 * BLUR_FRACTION * D)
+    dx_needed = np.sqrt(4 * BLUR_FRACTION * D * tau)
+    bfm = ", or solver='bfm' (no blur)" if grid.ndim == 2 else ""
+    raise PdeflowError(
+        f"entropic JKO at tau = {tau:.3g} on cells of {min(grid.dx):.3g}: its blur eps = dx^2 = "
+        f"{epsilon:.3g} adds a diffusion eps/(4 tau) = {fraction:.0%} of D = {D:g}, more than "
+        f"{BLUR_FRACTION:.0%}; take tau >= {tau_needed:.3g}, or cells <= {dx_needed:.3g}{bfm}, "
+        "or pass epsilon= to accept the blur"
+    )
 
 
 def _default(value, default):
@@ -308,6 +335,11 @@ class JKO(StepperBase):
                 "blur": float(np.sqrt(eps)),
                 "entropic_diffusion": eps / (4 * self.tau),
             })
+            internal = self.energy.internal
+            if isinstance(internal, Entropy) and internal.D > 0:
+                fraction = eps / (4 * self.tau) / internal.D
+                out["entropic_diffusion_fraction"] = fraction
+                out["blur_exceeds_threshold"] = bool(fraction > BLUR_FRACTION)
         elif self.bfm:
             out["solver"] = "bfm"
             out["floor_stops"] = int(self.engine.floor_stops)  # steps ended at the noise floor
