@@ -92,7 +92,7 @@ def run(repeats: int = 7) -> list[dict]:
     # -- grid: one SSP-RK3 step on 128² cells ----------------------------------------------------
     grid = p.grid
     fv_stepper = fv.make_stepper(p, t_end=1.0)
-    dt_fv = fv_stepper.cfl * fv_stepper.explicit_limit(fv_stepper.rho)
+    dt_fv = fv_stepper.cfl * fv_stepper.prepare(fv_stepper.rho)
     energy = p.energy.on(grid)
     (scale, phi), = energy.low_rank
     rho_np = p.rho0.copy()

@@ -24,7 +24,9 @@ from .initial import box, from_function, gaussian, uniform, validate_density
 from .kernels import GaussianKernel, Newtonian, RadialKernel
 from .mesh import Mesh
 from .metric import FisherRao, Wasserstein, WassersteinFisherRao
-from .solvers import available_methods, solve
+from .solvers import available_methods, methods, register_method, solve, unregister_method
+from .solvers.method import Method, Options, option
+from .solvers.stepper import StepperBase
 from .storage import load
 from .sweep import sweep
 from .trajectory import Trajectory
@@ -39,11 +41,14 @@ __all__ = [
     "Interaction",
     "LowRankInteraction",
     "Mesh",
+    "Method",
     "Newtonian",
+    "Options",
     "PdeflowError",
     "Potential",
     "PowerLaw",
     "RadialKernel",
+    "StepperBase",
     "StorageError",
     "Trajectory",
     "Wasserstein",
@@ -56,11 +61,15 @@ __all__ = [
     "gaussian",
     "kernels",
     "load",
+    "methods",
+    "option",
     "particle_convergence",
     "particles_to_density",
     "problems",
+    "register_method",
     "solve",
     "sweep",
     "uniform",
+    "unregister_method",
     "validate_density",
 ]

@@ -4,7 +4,7 @@
 
     pdeflow run PRESET|SPEC.toml [--out FILE] [--t-end T] [--cells N] [--snapshots N]
                                  [--methods fv,particles] [--particles N] [--seed N] [--dt DT]
-                                 [--tau TAU] [--option [METHOD.]NAME=VALUE ...]
+                                 [--tau TAU] [--epsilon EPS] [--option [METHOD.]NAME=VALUE ...]
                                  [--overwrite] [--resume] [--no-plot] [--quiet]
     pdeflow info FILE
     pdeflow plot FILE [--out PNG]
@@ -89,8 +89,7 @@ FLAGS = {  # the library's errors name a Python argument; the command line's, th
 
 
 def in_flags(message: str) -> str:
-    """A library error message in the command line's words: ``overwrite=True`` → ``--overwrite``,
-    ... (:data:`FLAGS`)."""
+    """A library error message in the command line's words (:data:`FLAGS`)."""
     for argument, flag in FLAGS.items():
         message = message.replace(argument, flag)
     return message
@@ -103,7 +102,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pdeflow {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run a preset or a TOML spec into an HDF5 file (and a PNG)")
+    run = sub.add_parser("run", help="run a preset or a TOML spec into an HDF5 file (and a PNG)",
+                         epilog=_method_options_help(),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("spec", metavar="PRESET|SPEC.toml")
     run.add_argument("--out", type=Path, help="HDF5 output (default: <preset or spec stem>.h5)")
     run.add_argument("--t-end", type=float, help="final time (overrides run.t_end)")
@@ -117,6 +118,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dt", type=float, help="fixed time step of every method of the run that has one "
                                               "(fv, particles, fem)")
     run.add_argument("--tau", type=float, help="JKO step tau (method jko)")
+    run.add_argument("--epsilon", type=float, help="entropic regularisation of the JKO step "
+                                                   "(method jko, solver entropic; accepts its blur)")
     run.add_argument("--snapshots", type=int, metavar="N",
                      help="number of snapshots (overrides run.snapshots)")
     run.add_argument("--option", action="append", default=[], metavar="[METHOD.]NAME=VALUE",
@@ -227,16 +230,34 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _method_options_help() -> str:
+    """Every method's options with their defaults (the epilog of ``pdeflow run --help``), read
+    from the methods' declarations."""
+    import textwrap
+
+    from .solvers import methods
+
+    lines = ["method options (--option METHOD.NAME=VALUE, or a [METHOD] table of the spec;",
+             "unset: chosen when the run starts):"]
+    for name, declared in methods().items():
+        items = ", ".join(f"{k}={'unset' if v is None else repr(v)}"
+                          for k, v in declared.options.defaults().items())
+        lines += textwrap.wrap(f"{name}: {items}", width=100, initial_indent="  ",
+                               subsequent_indent="      ")
+    return "\n".join(lines)
+
+
 def _method_options(args, methods: list[str], spec: dict) -> dict[str, dict]:
     """The method options of the command line (``--particles``, ``--seed``, ``--dt``, ``--tau``,
-    ``--option``), ``{method: {name: value}}``, each checked against the method's options."""
-    from .solvers import available_methods, method_options
+    ``--epsilon``, ``--option``), ``{method: {name: value}}``, each checked against the method's
+    declared options."""
+    from .solvers import methods as declared
 
     for m in methods:
-        if m not in available_methods():
+        if m not in declared():
             raise _UsageError(f"unknown or unavailable method {m!r} in run.methods; available: "
-                              f"{', '.join(available_methods())}")
-    known = {m: method_options(m) for m in methods}
+                              f"{', '.join(declared())}")
+    known = {m: declared()[m].options.defaults() for m in methods}
     options: dict[str, dict] = {}
 
     def put(method, name, value, flag):
@@ -264,7 +285,8 @@ def _method_options(args, methods: list[str], spec: dict) -> dict[str, dict]:
         put("particles", "n_particles", args.particles, "--particles")
     if args.seed is not None:
         put("particles", "seed", args.seed, "--seed")
-    for flag, name, value in (("--dt", "dt", args.dt), ("--tau", "tau", args.tau)):
+    for flag, name, value in (("--dt", "dt", args.dt), ("--tau", "tau", args.tau),
+                              ("--epsilon", "epsilon", args.epsilon)):
         if value is not None:
             put_all(name, value, f"{flag} {value}")
     for text in args.option:
@@ -306,11 +328,14 @@ def _check(spec, methods, options) -> None:
     check_methods(build_problem(spec), spec["run"]["methods"])
 
 
-def _summary(name: str, traj) -> str:
+def _status(traj) -> str:
+    """A run's status in words: "not finished" for a run still marked running; the blow-up time."""
     status = "not finished" if traj.status == "running" else traj.status
-    if "blowup_time" in traj.meta:
-        status += f" at t={float(traj.meta['blowup_time']):.4g}"
-    parts = [f"{name:<10} {status:<22} {len(traj):>4} snapshots"]
+    return status + (f" at t={float(traj.meta['blowup_time']):.4g}" if "blowup_time" in traj.meta else "")
+
+
+def _summary(name: str, traj) -> str:
+    parts = [f"{name:<10} {_status(traj):<22} {len(traj):>4} snapshots"]
     mass = traj.diagnostics.get("mass")
     if mass is not None and len(mass) and mass[0] != 0:
         parts.append(f"mass drift {np.max(np.abs(mass - mass[0])) / abs(mass[0]):.1e}")
@@ -331,16 +356,20 @@ def _cmd_info(args) -> int:
     equation = problem.get("name", "?") if isinstance(problem, dict) else "?"
     print(f"{args.file}: {len(runs)} run(s), equation {equation}")
     for name, traj in runs.items():
-        status = "not finished" if traj.status == "running" else traj.status
-        if "blowup_time" in traj.meta:
-            status += f" at t={float(traj.meta['blowup_time']):.4g}"
-        print(f"[{name}] method {traj.method}, status {status}")
+        print(f"[{name}] method {traj.method}, status {_status(traj)}")
         times = traj.times
         span = f"t = {times[0]:.4g} .. {times[-1]:.4g}" if len(times) else "no times"
         print(f"  snapshots {len(traj)} ({span}), wall time {traj.wall_time:.3g} s")
         options = traj.meta.get("options")
         if isinstance(options, dict) and options:
             print("  options " + ", ".join(f"{k}={v}" for k, v in options.items() if v is not None))
+        for key in ("time_scheme", "spatial_scheme", "solver"):
+            if key in traj.meta:
+                print(f"  {key.replace('_', ' '):<14} {traj.meta[key]}")
+        if "entropic_diffusion_fraction" in traj.meta:
+            fraction = float(traj.meta["entropic_diffusion_fraction"])
+            flag = " (above the 5 % threshold)" if traj.meta.get("blur_exceeds_threshold") else ""
+            print(f"  entropic blur  adds {fraction:.1%} of D{flag}")
         if traj.grid is not None:
             print(f"  {_describe_domain(traj.grid)}")
         mass = traj.diagnostics.get("mass")
@@ -441,19 +470,13 @@ def _cmd_sweep(args) -> int:
 def _parse_param(text: str) -> tuple[str, list]:
     """``--param NAME=V1,V2,...`` as ``(NAME, [V1, V2, ...])``; a value is read as JSON (``10``,
     ``2.5``, ``[32, 64]``, ``true``), else kept as a string."""
-    import json
     import re
 
     name, sep, rest = text.partition("=")
     if not sep or not name.strip() or not rest.strip():
         raise _UsageError(f"--param {text!r} must look like NAME=V1,V2,... e.g. mass=10,20,30")
-    values = []
-    for part in re.split(r",(?![^\[]*\])", rest):  # the commas outside brackets
-        try:
-            values.append(json.loads(part))
-        except json.JSONDecodeError:
-            values.append(part.strip())
-    return name.strip(), values
+    parts = re.split(r",(?![^\[]*\])", rest)  # at the commas outside brackets
+    return name.strip(), [_parse_value(part) for part in parts]
 
 
 def _kept(out: Path) -> str:

@@ -115,7 +115,7 @@ def preset_methods(name: str) -> list[str]:
 def preset_toml(name: str) -> str:
     """The preset ``name`` as the text of an editable TOML spec: every entry, then, commented out,
     every option of each of its methods with its default (``pdeflow presets NAME --toml``)."""
-    from .solvers import method_options
+    from .solvers import get_method
     from .spec import load_spec, spec_to_toml
 
     get_preset(name)  # a preset's name, not a path: raises, listing the presets
@@ -125,7 +125,8 @@ def preset_toml(name: str) -> str:
                                      f"methods that solve it: {', '.join(preset_methods(key))}")
     for method in spec["run"]["methods"]:
         given = spec.get(method, {})
-        rest = {k: v for k, v in method_options(method).items() if k not in given}
+        defaults = get_method(method).options.defaults()
+        rest = {k: v for k, v in defaults.items() if k not in given}
         if not rest:
             continue
         if method not in spec:

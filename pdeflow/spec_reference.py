@@ -1,10 +1,10 @@
 """The reference of the TOML spec format, rendered from the declarations the validator checks.
 
 Every row comes from :mod:`pdeflow.spec_validation` (the allowed keys :data:`TABLES`,
-:data:`INITIAL`, :data:`PARAMETERS`, their kinds :data:`VALUES` and :data:`OPTION_KINDS`, the
-defaults :data:`DEFAULTS`, the limits :data:`MAX_CELLS`, :data:`MAX_SNAPSHOTS`,
-:data:`MAX_OPTION`, :data:`CELL_WIDTH`), from the signatures of the ``pdeflow.problems``
-functions (parameter defaults) and from each method's options (``method_options``). README.md
+:data:`INITIAL`, :data:`PARAMETERS`, their kinds :data:`VALUES`, the defaults :data:`DEFAULTS`,
+the limits :data:`MAX_CELLS`, :data:`MAX_SNAPSHOTS`, :data:`CELL_WIDTH`), from the signatures of
+the ``pdeflow.problems`` functions (parameter defaults) and from each method's declared options
+(:func:`pdeflow.methods`: kind, default, bounds, units and documentation of every option). README.md
 holds a copy between ``<!-- spec-reference -->`` markers; a test checks that it equals
 :func:`spec_reference`, so the documentation cannot drift from the validator. Print it with
 ``python -m pdeflow.spec_reference``.
@@ -14,25 +14,24 @@ from __future__ import annotations
 
 import inspect
 
+from .solvers import methods
 from .spec_validation import (
     CELL_WIDTH,
     DEFAULTS,
     INITIAL,
-    KNOWN_METHODS,
     MAX_CELLS,
-    MAX_OPTION,
     MAX_SNAPSHOTS,
-    OPTION_KINDS,
     PARAMETERS,
     VALUES,
 )
 
-KINDS = {  # a kind of value (VALUES, OPTION_KINDS) in words
+KINDS = {  # a kind of value (VALUES, and the kinds of method options) in words
     "number": "number", "positive": "number > 0", "non-negative": "number ≥ 0",
     "above 1": "number > 1", "vector": "number, or one per axis",
     "covariance": "variance > 0, or a d×d SPD matrix", "expression": "string: expression of x, y, z",
     "numbers": "non-empty list of numbers", "name": "string", "threshold": "number > 0, or inf",
-    "count": "integer ≥ 1", "seed": "integer ≥ 0",
+    "count": "integer", "seed": "integer ≥ 0", "fraction": "number in (0, 1]",
+    "interval": "number", "choice": "string", "any": "number (Python: or a function)",
 }
 
 
@@ -57,7 +56,6 @@ def _row(*cells) -> str:
 def spec_reference() -> str:
     """The Markdown table of every spec key: table, key, type, default, bounds and where it applies."""
     from . import problems
-    from .solvers import method_options
 
     lines = ["Unset: the method chooses the value when the run starts (for `V`, `beta`: no such term).",
              "", _row("table", "key", "type", "default", "bounds, notes"), _row(*["---"] * 5)]
@@ -88,15 +86,33 @@ def spec_reference() -> str:
                           "equation (default): " + ", ".join(where)))
     lines.append(_row("[run]", "`t_end`", "number > 0", "required", "final time"))
     lines.append(_row("[run]", "`snapshots`", "integer ≥ 2", "11", f"at most {MAX_SNAPSHOTS}"))
+    declared = methods()
     lines.append(_row("[run]", "`methods`", "list of method names", '["fv"]',
-                      ", ".join(f"`{m}`" for m in KNOWN_METHODS)))
-    for method in KNOWN_METHODS:
-        for key, default in method_options(method).items():
-            kind = OPTION_KINDS.get(key)
-            bound = f"at most {MAX_OPTION[key]:,}" if key in MAX_OPTION else ""
-            lines.append(_row(f"[{method}]", f"`{key}`", KINDS.get(kind, "see the method"),
-                              _default(default), bound))
+                      ", ".join(f"`{m}`" for m in declared)))
+    for method, declaration in declared.items():
+        for item in declaration.options.describe():
+            lines.append(_row(f"[{method}]", f"`{item['name']}`", KINDS[item["kind"]],
+                              _default(item["default"]), _option_notes(item)))
     return "\n".join(lines) + "\n"
+
+
+def _option_notes(item: dict) -> str:
+    """The bounds, choices, units and scope of a declared option, then its documentation."""
+    notes = []
+    if item["choices"]:
+        notes.append(", ".join(f"`{c}`" for c in item["choices"]))
+    low, high = item["low"], item["high"]
+    if item["kind"] == "interval":
+        notes.append(f"in [{low:g}, {high:g}]")
+    elif low is not None or high is not None:
+        notes.append(f"≥ {low:,}" + (f", ≤ {high:,}" if high is not None else ""))
+    if item["limit"] is not None:
+        notes.append(f"at most {item['limit']:,}")
+    if item["units"]:
+        notes.append(f"units: {item['units']}")
+    if item["only"]:
+        notes.append(f"{item['only']} only")
+    return "; ".join(notes + [item["doc"].replace("|", "\\|")])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,10 +3,11 @@
 :func:`validate_spec` checks every entry of a spec (the format is in :mod:`pdeflow.spec`) and fills
 in the defaults; each error names the entry (``grid.cells``), the value and what is expected.
 
-- :data:`PARAMETERS`, :data:`INITIAL`, :data:`VALUES`, :data:`OPTION_KINDS`: the entries each table
-  allows and what each value must be.
-- :data:`MAX_CELLS`, :data:`MAX_SNAPSHOTS`, :data:`MAX_STEPS`, :data:`MAX_OPTION`,
-  :data:`CELL_WIDTH`: sizes refused before anything is allocated.
+- :data:`PARAMETERS`, :data:`INITIAL`, :data:`VALUES`: the entries each table allows and what
+  each value must be; a method's table (``[fv]``, ...) is checked by the method's declared
+  options (:class:`pdeflow.solvers.method.Options`).
+- :data:`MAX_CELLS`, :data:`MAX_SNAPSHOTS`, :data:`MAX_STEPS`, :data:`CELL_WIDTH`: sizes refused
+  before anything is allocated (the methods declare their own, :func:`option_limits`).
 - :func:`compile_expression`: a potential ``V`` written as text, parsed and checked (only numbers,
   arithmetic, comparisons, the coordinates and the NumPy names of :data:`EXPRESSION_NAMES`), then
   evaluated with :func:`eval` without builtins.
@@ -22,7 +23,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .checks import is_finite_number as _is_finite_number
+from .checks import short_repr as _short
 from .errors import PdeflowError
+from .solvers import get_method, solve
+from .solvers import methods as declared_methods
+from .solvers.stepper import MAX_STEPS
 
 PARAMETERS = {
     "heat": ("D",), "fokker_planck": ("D", "V"), "ornstein_uhlenbeck": ("D", "gamma", "center"),
@@ -47,17 +53,7 @@ MAX_EXPRESSION = 2000  # characters of an expression (deeper nesting exhausts th
 # Sizes checked before anything is allocated (each is one array of 8-byte numbers or more):
 MAX_CELLS = 200_000_000       # grid cells, all axes together (1.6 GB per density array)
 MAX_SNAPSHOTS = 100_000       # run.snapshots
-MAX_STEPS = 10_000_000        # time steps of a fixed dt or tau (the solvers' max_steps default)
-MAX_OPTION = {"n_particles": 100_000_000, "n_quantiles": 10_000_000, "mesh_refine": 64}
-OPTION_KINDS = {  # method options of a spec, checked before a solver sees them
-    "cfl": "positive", "dt": "positive", "implicit_factor": "positive", "tau": "positive",
-    "tol": "positive", "epsilon": "positive", "blob_width": "positive", "softening": "non-negative",
-    "blowup_density": "threshold", "max_steps": "count", "max_iter": "count", "n_particles": "count",
-    "n_quantiles": "count", "mesh_refine": "count", "seed": "seed", "theta": "non-negative",
-    "scheme": "name", "diffusion": "name", "interaction": "name", "spacing": "name", "form": "name",
-}
 CELL_WIDTH = (1e-100, 1e100)  # dx per axis: dx², dx^d and 1/dx² stay normal floats
-KNOWN_METHODS = ("fv", "particles", "jko", "fem")
 TABLES = {"grid": ("bounds", "cells", "periodic"), "run": ("t_end", "snapshots", "methods")}
 EXPRESSION_NAMES = {
     name: getattr(np, name)
@@ -79,10 +75,8 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
         raise PdeflowError(f"{source}: a spec is a table (dict), got {type(spec).__name__}")
     check = _Checker(source)
     spec = copy.deepcopy(spec)
-    from .solvers import available_methods
-
-    available = available_methods()
-    method_tables = set(KNOWN_METHODS) | set(available)
+    available = list(declared_methods())
+    method_tables = set(available)
     check.keys("the spec", spec, ("equation", "description", "grid", "initial", "parameters", "run",
                                   *method_tables), required=("equation", "grid", "initial", "run"))
     equation = spec["equation"]
@@ -257,58 +251,32 @@ class _Checker:
                           f"t_end = {t_end:.4g}, more than {limit:.3g}; use a larger {key}")
 
     def options(self, method: str, options: dict):
-        """Option names, checked against the method's ``DEFAULTS`` (or ``KNOWN``) where it has
-        them, and their values (:data:`OPTION_KINDS`, :data:`MAX_OPTION`)."""
-        import importlib
-
-        from .solvers import solve
-
+        """The ``[method]`` table: names and values checked by the method's declared options."""
         own = sorted(set(options) & set(inspect.signature(solve).parameters) - {"options"})
         if own:  # they would collide with solve()'s own arguments
             self.fail(f"{own} in [{method}] are not {method} options; set t_end and snapshots in "
                       "[run], the output file on the command line")
+        declared = get_method(method).options
+        unknown = sorted(set(options) - set(declared.names()))
+        if unknown:
+            defaults = ", ".join(f"{k} = {v!r}" for k, v in declared.defaults().items()
+                                 if v is not None)
+            self.fail(f"unknown {method} option(s) {unknown} in [{method}]; known: "
+                      f"{', '.join(sorted(declared.names()))} (defaults: {defaults}; the others "
+                      "are chosen when the run starts)")
         try:
-            module = importlib.import_module(f"pdeflow.solvers.{method}")
-        except ImportError:
-            return
-        known = getattr(module, "DEFAULTS", None) or getattr(module, "KNOWN", None)
-        if isinstance(known, dict | tuple | list) and set(options) - set(known):
-            self.fail(f"unknown {method} option(s) {sorted(set(options) - set(known))} in "
-                      f"[{method}]; known: {', '.join(sorted(known))}")
-        for key, value in options.items():
-            kind, where = OPTION_KINDS.get(key), f"{method}.{key}"
-            if kind == "name" and not isinstance(value, str):
-                self.fail(f"{where} must be a name (a string), got {_short(value)}")
-            if kind in ("positive", "threshold", "count", "seed", "non-negative"):
-                no_limit = kind == "threshold" and value == math.inf  # blowup_density = inf
-                if not (_is_finite_number(value) or no_limit):
-                    self.fail(f"{where} must be a finite number, got {_short(value)}")
-                if value < 0 or (value == 0 and kind not in ("seed", "non-negative")):
-                    self.fail(f"{where} must be {'>= 0' if kind in ('seed', 'non-negative') else '> 0'}, "
-                              f"got {_short(value)}")
-                if kind in ("count", "seed") and value != int(value):
-                    self.fail(f"{where} must be a whole number, got {_short(value)}")
-                if value > MAX_OPTION.get(key, math.inf):
-                    self.fail(f"{where} = {_short(value)} is more than the {MAX_OPTION[key]:.0e} "
-                              "pdeflow allocates; use fewer")
+            declared.from_dict(options, where=f"{method}.")
+        except PdeflowError as err:
+            self.fail(str(err))
 
 
-def _is_finite_number(value) -> bool:
-    """An int or float (not a bool) that is finite as a float (TOML integers are unbounded)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer beyond the float range
-        return False
+def option_limits() -> dict[str, int]:
+    """``{option: limit}``: the counts each method refuses above (before allocating)."""
+    return {item["name"]: item["limit"] for declared in declared_methods().values()
+            for item in declared.options.describe() if item["limit"] is not None}
 
 
-def _short(value, limit: int = 80) -> str:
-    """``repr(value)``, cut to ``limit`` characters (a huge integer or string stays readable)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
-        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}..."
+MAX_OPTION = option_limits()  # {"n_particles": 1e8, "n_quantiles": 1e7, "mesh_refine": 64}
 
 
 def compile_expression(text, ndim: int, where: str = "V") -> Callable:

@@ -186,12 +186,12 @@ def _resolve(base: dict, parameters: dict, mode: str):
     return dims, dict(zip(dims, paths, strict=True)), values
 
 
-def _stochastic(methods: list[str]) -> list[str]:
-    """The methods that take a ``seed`` option."""
-    import importlib
+def _stochastic(names: list[str]) -> list[str]:
+    """The methods declared ``stochastic`` (they take a ``seed``)."""
+    from .solvers import methods
 
-    return [m for m in methods if "seed" in getattr(
-        importlib.import_module(f"pdeflow.solvers.{m}"), "DEFAULTS", {})]
+    declared = methods()
+    return [m for m in names if m in declared and declared[m].stochastic]
 
 
 def _points(base: dict, dims, values, mode, seeds) -> tuple[list[dict], list | None]:

@@ -4,9 +4,9 @@ Every module of ``pdeflow`` is read with :mod:`ast` (every import, those inside 
 and given a layer; a module may import its own layer and the ones below, never one above:
 
 ===== ==================================================================================
-0     errors, _version, _numba (the Numba loops more than one layer shares)
-1     grids and meshes, kernels, convolution, energies, initial densities, metrics,
-      activations, and opening HDF5 files (_h5)
+0     errors, checks (of user values), _version, _numba (Numba loops several modules share)
+1     grids and meshes (grid, mesh, domain), kernels, convolution, energies, initial
+      densities, metrics, activations, and opening HDF5 files (_h5)
 2     problems, deposits, Wasserstein distances, trajectories and everything stored:
       storage, stored_frames, stored_comparisons, checkpoints, xdmf; blow-up estimates
 3     solvers (methods, steppers, the driver, ``solve``)
@@ -39,8 +39,8 @@ else:  # pragma: no cover
 ROOT = Path(__file__).resolve().parents[1] / "pdeflow"
 MAX_LINES = 500
 LAYERS = {  # a module's layer: the longest matching prefix of its dotted name below pdeflow
-    "errors": 0, "_version": 0, "_numba": 0,
-    "grid": 1, "mesh": 1, "kernels": 1, "convolution": 1, "energy": 1, "initial": 1,
+    "errors": 0, "checks": 0, "_version": 0, "_numba": 0,
+    "grid": 1, "mesh": 1, "domain": 1, "kernels": 1, "convolution": 1, "energy": 1, "initial": 1,
     "metric": 1, "activations": 1, "_h5": 1,
     "problems": 2, "deposit": 2, "wasserstein": 2, "trajectory": 2, "stored_frames": 2,
     "stored_comparisons": 2, "checkpoints": 2, "storage": 2, "xdmf": 2, "blowup": 2,

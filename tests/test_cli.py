@@ -253,3 +253,18 @@ def test_run_resume_continues_an_interrupted_file(tmp_path):
     back = pf.load(out)["fv"]
     assert back.status == "finished" and len(back) == len(full)
     np.testing.assert_allclose(back.density(-1), full.density(-1), rtol=0, atol=1e-15)
+
+
+def test_entropic_jko_blur_is_refused_before_the_run_or_recorded(tmp_path, capsys):
+    # fokker-planck at 32² cells of 0.375: eps = dx² = 0.14 adds eps/(4 tau) = 3.5 D at tau = 0.01
+    out = tmp_path / "jko.h5"
+    base = ["run", "fokker-planck", "--cells", "32", "--t-end", "0.1", "--methods", "jko",
+            "--option", "jko.solver=entropic", "--out", str(out), "--no-plot", "--quiet"]
+    assert main([*base, "--tau", "0.01"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "more than 5%; take tau >= 0.703" in err[0] and not out.exists()
+    assert main([*base, "--tau", "0.05", "--epsilon", "0.01"]) == 0  # accepted: 5 % of D
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert "entropic blur  adds 5.0% of D" in capsys.readouterr().out
+    assert pf.load(out)["jko"].meta["options"]["epsilon"] == 0.01

@@ -187,12 +187,29 @@ def test_2d_ornstein_uhlenbeck_moments_follow_exact():
 
 def test_2d_energy_never_increases_from_step_to_step():
     problem = _ou_2d()
-    traj = pf.solve(problem, 0.5, method="jko", tau=0.05, snapshots=11, progress=False,
-                    solver="entropic")
+    eps = problem.grid.dx[0] ** 2  # given: the default run is refused (blur 8 % of D, > 5 %)
+    with pytest.warns(UserWarning, match="adds 8% to the diffusion"):
+        traj = pf.solve(problem, 0.5, method="jko", tau=0.05, snapshots=11, progress=False,
+                        solver="entropic", epsilon=eps)
+    assert traj.meta["blur_exceeds_threshold"] and traj.meta["entropic_diffusion_fraction"] == (
+        pytest.approx(eps / (4 * 0.05)))
     # the variance grows from 0.5 towards (D + ε/(4τ))/γ = 1.08 but stays below 0.86 < D/γ over
     # t <= 0.5, where E is decreasing in it; measured decrements <= -0.028 per step
     assert np.all(np.diff(traj.energy) < -1e-3)
     assert np.all(traj.diagnostics["marginal_error"][1:] <= 1e-9)
+
+
+def test_entropic_default_that_would_blur_is_refused_before_the_run():
+    problem = _ou_2d()  # cells of 0.125: eps = dx² = 0.0156; at tau = 0.05, eps/(4 tau) = 8 % of D
+    message = (r"eps/\(4 tau\) = 8% of D = 1, more than 5%; take tau >= 0.0781, or cells <= 0.1, "
+               r"or solver='bfm' \(no blur\)")
+    with pytest.raises(pf.PdeflowError, match=message):
+        pf.solve(problem, 0.5, method="jko", tau=0.05, solver="entropic", progress=False)
+    # the suggested tau passes: blur 5 %, recorded as within the threshold
+    traj = pf.solve(problem, 0.0782, method="jko", tau=0.0782, solver="entropic", snapshots=2,
+                    progress=False)
+    assert traj.meta["entropic_diffusion_fraction"] == pytest.approx(0.0156 / 0.0782 / 4, rel=2e-3)
+    assert not traj.meta["blur_exceeds_threshold"]
 
 
 # -- options ------------------------------------------------------------------------------------------
@@ -213,12 +230,14 @@ def test_unknown_and_misplaced_options_raise():
 def test_run_attributes_are_stored(tmp_path):
     problem = _ou_2d()
     path = tmp_path / "run.h5"
-    pf.solve(problem, 0.1, method="jko", tau=0.05, snapshots=2, store=path, progress=False,
-             solver="entropic")
+    pf.solve(problem, 0.16, method="jko", tau=0.08, snapshots=2, store=path, progress=False,
+             solver="entropic")  # tau = 0.08: the default eps = dx² adds 4.9 % to D
     meta = pf.load(path)["jko"].meta
     eps = problem.grid.dx[0] ** 2
     assert meta["epsilon"] == pytest.approx(eps) and meta["blur"] == pytest.approx(np.sqrt(eps))
     assert meta["tolerance"] == 1e-9 and meta["sinkhorn_iterations"] > 0
+    assert meta["entropic_diffusion_fraction"] == pytest.approx(eps / 0.32)
+    assert not meta["blur_exceeds_threshold"]
 
 
 def test_1d_aggregation_jko_grid_and_particles_agree_in_w2():

@@ -3,118 +3,112 @@ runs them all. ``solve`` is the single entry point."""
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import warnings
 
 import numpy as np
 
 from ..errors import PdeflowError
+from ..grid import Grid
 from ..storage import RunWriter, check_writable, has_run, read_group
 from ..trajectory import BLOW_UP, FINISHED, INTERRUPTED, Trajectory
 from . import driver
+from .method import Method
 
-_METHODS: dict = {}
-
-
-def register(name: str):
-    """Register a stepper factory ``factory(problem, **options) -> stepper`` under ``name``."""
-
-    def decorate(factory):
-        _METHODS[name] = factory
-        return factory
-
-    return decorate
+_METHODS: dict[str, Method] = {}
+_DISCOVERED: list[bool] = []
 
 
-_REQUIREMENTS: dict = {}
+def register_method(method: Method, replace: bool = False) -> Method:
+    """Make ``method`` available to :func:`solve`, specs, the command line and sweeps.
+
+    The built-in methods need no call: every public module of this package that declares a
+    ``METHOD`` is found (:func:`methods`). ``replace=True`` replaces a method of the same name.
+    """
+    _discover()
+    if not isinstance(method, Method):
+        raise PdeflowError(f"register_method takes a pdeflow.Method, got {type(method).__name__}")
+    if method.name in _METHODS and _METHODS[method.name] is not method and not replace:
+        raise PdeflowError(f"a method named {method.name!r} exists; pass replace=True to replace it")
+    _METHODS[method.name] = method
+    return method
 
 
-def requirement(name: str):
-    """Register ``check(problem) -> str | None`` for method ``name``: why the method cannot solve
-    ``problem`` (None: it can). :func:`check_methods` asks it before any run starts."""
-
-    def decorate(check):
-        _REQUIREMENTS[name] = check
-        return check
-
-    return decorate
+def unregister_method(name: str) -> None:
+    """Remove the method ``name`` (a built-in one comes back only with a new session)."""
+    _discover()
+    _METHODS.pop(name, None)
 
 
-def low_rank_refusal(problem, method: str) -> str | None:
-    """The words for a method without low-rank interactions (the mean-field network), or None."""
-    if problem.energy.low_rank:
-        return (f"method={method!r} does not support low-rank interactions (the mean-field "
-                "network); use method='fv' or method='particles'")
-    return None
+def methods() -> dict[str, Method]:
+    """The declared methods, ``{name: Method}`` sorted by name."""
+    _discover()
+    return dict(sorted(_METHODS.items()))
+
+
+def get_method(name: str) -> Method:
+    """The method called ``name``; a :class:`PdeflowError` listing the others when unknown."""
+    known = methods()
+    if not isinstance(name, str) or name not in known:
+        raise PdeflowError(f"unknown method {name!r}; available: {', '.join(known)}")
+    return known[name]
+
+
+def available_methods() -> list[str]:
+    """The names of the declared methods, sorted."""
+    return list(methods())
+
+
+def _discover() -> None:
+    """Import every public module of this package once and register the ``METHOD`` it declares."""
+    if _DISCOVERED:
+        return
+    _DISCOVERED.append(True)
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            declared = getattr(importlib.import_module(f"{__name__}.{info.name}"), "METHOD", None)
+            if isinstance(declared, Method):
+                _METHODS.setdefault(declared.name, declared)
 
 
 def unsupported(problem, method: str) -> str | None:
     """Why ``method`` cannot solve ``problem``, in words; None when it can.
 
-    A method that registers no :func:`requirement` solves the problems on a :class:`~pdeflow.Grid`
-    (fv, particles), and decides itself about a problem without one (a network given by its
-    neurons: particles only).
+    A method declares its own ``requires``; without one it solves the problems on a
+    :class:`~pdeflow.Grid` (or without a grid: a network given by its neurons). Only the methods
+    declared with ``reaction=True`` solve Fisher–Rao and Wasserstein–Fisher–Rao flows.
     """
-    from ..grid import Grid
-
-    _load_all()
-    metric = getattr(problem, "metric", None)
-    if method != "fv" and metric is not None and (metric.reaction or not metric.transport):
+    declared = get_method(method)
+    metric = problem.metric
+    if (metric.reaction or not metric.transport) and not declared.reaction:
+        able = " or ".join(f"method={m!r}" for m, d in methods().items() if d.reaction)
         return (f"method {method!r} solves Wasserstein gradient flows; a "
-                f"{type(metric).__name__} flow runs with method='fv'")
-    check = _REQUIREMENTS.get(method)
-    if check is not None:
-        return check(problem)
-    grid = getattr(problem, "grid", None)
+                f"{type(metric).__name__} flow runs with {able}")
+    if declared.requires is not None:
+        return declared.requires(problem)
+    grid = problem.grid
     if grid is not None and not isinstance(grid, Grid):
+        others = [m for m, d in methods().items() if d.requires is not None
+                  and d.requires(problem) is None]
         return (f"method={method!r} needs a problem on a pf.Grid, got {type(grid).__name__}; "
-                "use method='fem' on meshes")
+                f"use {' or '.join(f'method={m!r}' for m in others) or 'a grid'} on meshes")
     return None
 
 
-def check_methods(problem, methods) -> None:
-    """Raise one :class:`PdeflowError` naming every method of ``methods`` that cannot solve
+def check_methods(problem, names) -> None:
+    """Raise one :class:`PdeflowError` naming every method of ``names`` that cannot solve
     ``problem`` (and why), before the first one runs."""
-    _load_all()
-    unknown = [m for m in methods if m not in _METHODS]
+    known = methods()
+    unknown = [m for m in names if m not in known]
     if unknown:
-        raise PdeflowError(f"unknown method(s) {unknown}; available: {', '.join(sorted(_METHODS))}")
-    reasons = [f"{m}: {why}" for m in methods if (why := unsupported(problem, m))]
+        raise PdeflowError(f"unknown method(s) {unknown}; available: {', '.join(known)}")
+    reasons = [f"{m}: {why}" for m in names if (why := unsupported(problem, m))]
     if reasons:
-        usable = [m for m in sorted(_METHODS) if unsupported(problem, m) is None]
+        usable = [m for m in known if unsupported(problem, m) is None]
         raise PdeflowError(f"{'; '.join(reasons)} (methods that solve this problem: "
                            f"{', '.join(usable)}); nothing was run")
-
-
-def method_options(method: str) -> dict:
-    """The options ``method`` accepts, ``{name: default}`` (None: chosen by the method at run
-    time), read from the method module's ``DEFAULTS`` (or its ``KNOWN`` names)."""
-    import importlib
-
-    _load_all()
-    if method not in _METHODS:
-        raise PdeflowError(f"unknown method '{method}'; available: {', '.join(sorted(_METHODS))}")
-    module = importlib.import_module(_METHODS[method].__module__)
-    known = getattr(module, "DEFAULTS", None)
-    if isinstance(known, dict):
-        return dict(known)
-    return dict.fromkeys(getattr(module, "KNOWN", ()))
-
-
-def available_methods() -> list[str]:
-    _load_all()
-    return sorted(_METHODS)
-
-
-def _load_all() -> None:
-    from . import fv  # noqa: F401
-
-    for optional in ("particles", "jko", "fem"):
-        try:
-            __import__(f"{__name__}.{optional}")
-        except ModuleNotFoundError as err:
-            if not err.name or not err.name.endswith(optional):
-                raise
 
 
 def solve(
@@ -138,7 +132,7 @@ def solve(
     t_end : float
         Final time (> 0).
     method : str
-        "fv" (finite volume), and, where installed, "particles", "jko", "fem".
+        A name of :func:`methods`: "fv" (finite volumes), "particles", "jko", "fem".
     snapshots : int or array
         Number of equally spaced snapshot times including 0 and ``t_end``, or the times.
     store : path, optional
@@ -154,19 +148,16 @@ def solve(
         options (a finished run is returned as it is; a missing one is started). Deterministic
         methods then produce the snapshots an uninterrupted run would have, to round-off.
     **options
-        Method options (see each method's stepper, e.g. :class:`pdeflow.solvers.fv.FiniteVolume`).
-        Unknown options raise.
+        Method options, declared by each method (``pf.methods()["fv"].options``, e.g.
+        :class:`pdeflow.solvers.fv.FiniteVolumeOptions`). Unknown options raise, listing the
+        valid ones with their defaults.
 
     Returns
     -------
     Trajectory
         Status "finished", or "blow-up" with ``meta["blowup_time"]``.
     """
-    _load_all()
-    if method not in _METHODS:
-        raise PdeflowError(
-            f"unknown method '{method}'; available: {', '.join(sorted(_METHODS))}"
-        )
+    declared = get_method(method)
     why = unsupported(problem, method)
     if why is not None:
         raise PdeflowError(why)
@@ -182,9 +173,11 @@ def solve(
             return _resume(problem, t_end, method, times, store, name, progress, options)
     if store is not None:
         check_writable(store, name, overwrite)
-    stepper = _METHODS[method](problem, t_end=t_end, **options)
-    trajectory = Trajectory(method=method, grid=getattr(problem, "grid", None))
-    trajectory.meta["options"] = dict(getattr(stepper, "options", options))
+    requested = declared.options.from_dict(options)
+    stepper = declared.build(problem, t_end, requested)
+    trajectory = Trajectory(method=method, grid=problem.grid)
+    trajectory.meta["options"] = dict(stepper.options if stepper.options is not None
+                                      else requested.to_dict())
     trajectory.meta["problem"] = problem.describe()
     writer = None
     if store is not None:
@@ -195,10 +188,8 @@ def solve(
         trajectory.frame_store = writer.frames  # frames stay on disk, read back when asked for
     else:
         check_memory(stepper, len(times))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        return driver.run(stepper, trajectory, times, writer=writer, progress=progress,
-                          observe=getattr(problem, "observe", None))
+    return driver.run(stepper, trajectory, times, writer=writer, progress=progress,
+                      observe=problem.observe)
 
 
 def _resume(problem, t_end, method, times, store, name, progress, options) -> Trajectory:
@@ -224,12 +215,13 @@ def _resume(problem, t_end, method, times, store, name, progress, options) -> Tr
             raise PdeflowError(
                 f"resume uses the stored options {stored}; got different ones {options}"
             )
-        stepper = _METHODS[method](problem, t_end=t_end, **stored)
+        declared = get_method(method)
+        stepper = declared.build(problem, t_end, declared.options.from_dict(stored))
         checkpoint = writer.checkpoint
         if checkpoint is not None and checkpoint.get("frame") != n - 1:
             checkpoint = None  # it belongs to a later snapshot, cut from the file since
         # restore returns False when it cannot continue without the snapshot's checkpoint
-        restored = n > 0 and hasattr(stepper, "restore") and stepper.restore(
+        restored = n > 0 and stepper.restore(
             float(previous.times[n - 1]),
             {key: frames[n - 1] for key, frames in previous.frames.items()},
             checkpoint,
@@ -251,10 +243,8 @@ def _resume(problem, t_end, method, times, store, name, progress, options) -> Tr
         meta={**previous.meta, "resumed_from": float(previous.times[n - 1])},
         weights=previous.weights,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        return driver.run(stepper, trajectory, times[n - 1:], writer=writer, progress=progress,
-                          resumed=True, observe=getattr(problem, "observe", None))
+    return driver.run(stepper, trajectory, times[n - 1:], writer=writer, progress=progress,
+                      resumed=True, observe=problem.observe)
 
 
 def check_memory(stepper, snapshots: int, available: int | None = None) -> None:

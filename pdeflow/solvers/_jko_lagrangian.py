@@ -72,7 +72,7 @@ from scipy.linalg import LinAlgError, solveh_banded
 
 from ..energy import Entropy, PowerLaw
 from ..errors import PdeflowError
-from .driver import BlowUp
+from .stepper import BlowUp
 
 PAIR_BLOCK = 16384  # entries per block of the O(N²) pair sums: temporaries stay in cache
 

@@ -1,20 +1,7 @@
-"""The time loop every method shares: snapshots, diagnostics, storage, progress and events.
+"""The run every method shares: snapshots, diagnostics, storage, progress and events.
 
-A method provides a *stepper*: an object with
-
-- ``t`` (current time), ``steps`` (steps taken so far);
-- ``advance(t_target)``: step until ``t == t_target`` exactly (raising :class:`BlowUp` when the
-  solution concentrates beyond the method's bound);
-- ``fields()``: the snapshot arrays (``{"density": ...}`` or ``{"position": ...}``);
-- ``diagnostics()``: per-snapshot scalars (mass, energy, ...);
-- ``static()`` (optional): per-run arrays such as particle weights;
-- ``summary()`` (optional): run attributes for the file (time-step statistics, ...);
-- ``checkpoint()`` / ``restore(t, fields, checkpoint)`` (optional): the JSON-able state beyond
-  the frame (a random generator's state, ...) stored with every snapshot, and the inverse that
-  puts the stepper back at a stored snapshot, for ``resume``. Steppers without state beyond the
-  frame only need ``restore``; ``restore`` returns False when it cannot continue from that
-  snapshot (no matching checkpoint), and the run then starts again from t = 0 with a warning.
-
+A method provides a stepper (:class:`~pdeflow.solvers.stepper.Stepper`; the time loop between
+two snapshots is :meth:`StepperBase.advance <pdeflow.solvers.stepper.StepperBase.advance>`).
 The driver records the initial state, advances to each snapshot time, streams each snapshot to
 the :class:`~pdeflow.storage.RunWriter` and the :class:`~pdeflow.trajectory.Trajectory`, and
 closes the run with its status: ``finished``, ``blow-up``, ``interrupted`` (Ctrl-C, re-raised
@@ -31,18 +18,10 @@ from tqdm.auto import tqdm
 from ..blowup import blowup_estimates
 from ..errors import PdeflowError, StorageError
 from ..trajectory import BLOW_UP, FAILED, FINISHED, INTERRUPTED, Trajectory
+from .stepper import BlowUp, Stepper
 
 
-class BlowUp(Exception):
-    """Raised by a stepper when the density concentrates (finite-time blow-up)."""
-
-    def __init__(self, t: float, reason: str):
-        super().__init__(reason)
-        self.t = t
-        self.reason = reason
-
-
-def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progress=None,
+def run(stepper: Stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progress=None,
         resumed: bool = False, observe=None):
     """Advance ``stepper`` through ``times`` (times[0] is its current time), recording snapshots.
 
@@ -51,8 +30,7 @@ def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progres
     ``frame`` the stepper's fields and static arrays (``{"density": ρ}`` or
     ``{"position": X, "weight": w}``); what it returns is recorded with every snapshot.
     """
-    if observe is not None:
-        stepper = _Observed(stepper, observe)
+    recorder = _Observed(stepper, observe) if observe is not None else stepper
     start = _time.perf_counter()
     t_end = float(times[-1])
     show = progress if progress is not None else True
@@ -64,25 +42,25 @@ def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progres
     status = FAILED
     try:
         if not resumed:
-            static = stepper.static() if hasattr(stepper, "static") else {}
+            static = stepper.static()
             if "weight" in static:
                 trajectory.weights = np.array(static["weight"], copy=True)
             if writer is not None:
                 for name, value in static.items():
                     writer.set_static(name, value)
-            _record(stepper, trajectory, writer)
+            _record(recorder, trajectory, writer)
         for t in times[1:]:
             stepper.advance(float(t))
             bar.update(float(t) - bar.n)
-            _record(stepper, trajectory, writer)
+            _record(recorder, trajectory, writer)
         status = FINISHED
     except BlowUp as event:
         status = BLOW_UP
         trajectory.meta["blowup_time"] = event.t
         trajectory.meta["blowup_reason"] = event.reason
-        _record(stepper, trajectory, writer)  # the concentrated state at the blow-up time
-        threshold = getattr(stepper, "blowup_density", None)
-        if threshold is not None and np.isfinite(threshold):
+        _record(recorder, trajectory, writer)  # the concentrated state at the blow-up time
+        threshold = stepper.blowup_density
+        if np.isfinite(threshold):
             trajectory.meta["blowup_threshold"] = float(threshold)  # max ρ that stopped the run
         d = trajectory.diagnostics
         trajectory.meta.update(blowup_estimates(trajectory.times, d.get("second_moment"),
@@ -105,8 +83,8 @@ def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progres
         trajectory.status = status
         trajectory.meta["wall_time"] = _time.perf_counter() - start
         trajectory.meta["steps"] = int(stepper.steps)
-        if hasattr(stepper, "summary"):
-            trajectory.meta.update(stepper.summary())
+        trajectory.meta.update(stepper.step_statistics())
+        trajectory.meta.update(stepper.summary())
         if writer is not None:
             extra = {k: v for k, v in trajectory.meta.items() if k not in ("problem", "options")}
             try:
@@ -119,16 +97,20 @@ def run(stepper, trajectory: Trajectory, times: np.ndarray, writer=None, progres
 
 
 class _Observed:
-    """A stepper whose snapshots also carry the problem's observables."""
+    """What is recorded of a stepper whose snapshots also carry the problem's observables."""
 
     def __init__(self, stepper, observe):
         self._stepper = stepper
         self._observe = observe
-        self._static = stepper.static() if hasattr(stepper, "static") else {}
+        self._static = stepper.static()
         self._cache: tuple | None = None
 
-    def __getattr__(self, name):
-        return getattr(self._stepper, name)
+    @property
+    def t(self) -> float:
+        return self._stepper.t
+
+    def checkpoint(self):
+        return self._stepper.checkpoint()
 
     def _observed(self):
         key = (self._stepper.t, self._stepper.steps)
@@ -152,6 +134,6 @@ def _record(stepper, trajectory: Trajectory, writer) -> None:
     fields = stepper.fields()
     diagnostics = stepper.diagnostics()
     if writer is not None:
-        checkpoint = stepper.checkpoint() if hasattr(stepper, "checkpoint") else None
+        checkpoint = stepper.checkpoint()
         writer.append(stepper.t, fields, diagnostics, checkpoint=checkpoint)
     trajectory.append(stepper.t, fields, diagnostics)

@@ -48,6 +48,8 @@ steps between two snapshots are all equal, so one factorisation serves the run.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -55,7 +57,6 @@ import scipy.sparse as sp
 from ..energy import TINY, Entropy, PowerLaw, log_mean
 from ..errors import PdeflowError
 from ..mesh import Mesh
-from . import low_rank_refusal, register, requirement
 from ._fem_forms import (
     ConstrainedSolve,
     MeshInteraction,
@@ -64,20 +65,32 @@ from ._fem_forms import (
     edge_weights,
     stiffness,
 )
-from .driver import BlowUp
+from .method import Method, Options, low_rank_refusal, option
+from .stepper import LANDING, MAX_STEPS, MAX_STEPS_LIMIT, StepperBase, default_blowup_density
 
-DEFAULTS = {
-    "dt": None,
-    "theta": 1.0,
-    "form": None,
-    "dirichlet": None,
-    "blowup_density": None,
-    "max_steps": 10_000_000,
-}
 FORMS = ("symmetrised", "drift")
 
 
-@requirement("fem")
+@dataclass(frozen=True)
+class FiniteElementOptions(Options):
+    """Options of ``method="fem"`` (see :class:`FiniteElement`)."""
+
+    method: ClassVar[str] = "fem"
+    dt: float | None = option(None, "time step (default 10 x the forward-Euler positivity limit "
+                              "at t = 0, at most t_end / 20)", "positive", units="time")
+    theta: float = option(1.0, "theta-scheme", "interval", low=0.5, high=1.0,
+                          hint=" (1 implicit Euler, 0.5 Crank–Nicolson)")
+    form: str | None = option(None, "symmetrised (default for heat and Fokker-Planck) or drift",
+                              "choice", choices=FORMS)
+    dirichlet: object = option(None, "density imposed on the boundary nodes (number or "
+                               "function of x, y); default: no flux", "any")
+    blowup_density: float | None = option(None, "blow-up when max density reaches it (default "
+                                          "with an interaction: 0.1 M / min_i m_i)", "threshold",
+                                          units="mass/volume")
+    max_steps: int = option(MAX_STEPS, "steps allowed in the whole run", "count", low=1,
+                            high=MAX_STEPS_LIMIT)
+
+
 def unsupported(problem) -> str | None:
     """Why the finite elements cannot solve ``problem`` (None: they can)."""
     if (why := low_rank_refusal(problem, "fem")) is not None:
@@ -89,26 +102,19 @@ def unsupported(problem) -> str | None:
     return None
 
 
-@register("fem")
-def make_stepper(problem, t_end: float, **options):
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise PdeflowError(f"unknown fem option(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+def _build(problem, t_end: float, options: FiniteElementOptions):
     why = unsupported(problem)
     if why is not None:
         raise PdeflowError(why)
-    opts = {**DEFAULTS, **options}
-    theta = float(opts["theta"])
-    if not 0.5 <= theta <= 1.0:
-        raise PdeflowError(f"theta must be in [0.5, 1] (1 implicit Euler, 0.5 Crank–Nicolson), got {theta}")
-    if opts["dt"] is not None and not float(opts["dt"]) > 0:
-        raise PdeflowError(f"dt must be > 0, got {opts['dt']}")
-    if opts["form"] is not None and opts["form"] not in FORMS:
-        raise PdeflowError(f"fem form must be one of {FORMS}, got {opts['form']!r}")
-    return FiniteElement(problem, t_end=t_end, **opts)
+    return FiniteElement(problem, t_end, options)
 
 
-class FiniteElement:
+def make_stepper(problem, t_end: float, **options):
+    """The finite-element stepper for ``problem`` (options as for :func:`pdeflow.solve`)."""
+    return METHOD.stepper(problem, t_end, **options)
+
+
+class FiniteElement(StepperBase):
     """Stepper of the P1 finite-element method (the schemes are in the module docstring).
 
     Options
@@ -140,7 +146,12 @@ class FiniteElement:
     (True, True)
     """
 
-    def __init__(self, problem, t_end, dt, theta, form, dirichlet, blowup_density, max_steps):
+    method = "fem"
+    max_steps_hint = "raise max_steps or dt"
+
+    def __init__(self, problem, t_end: float, options: FiniteElementOptions):
+        dt, theta, form, dirichlet = options.dt, options.theta, options.form, options.dirichlet
+        blowup_density, max_steps = options.blowup_density, options.max_steps
         mesh: Mesh = problem.grid
         self.mesh = mesh
         energy = problem.energy
@@ -192,15 +203,14 @@ class FiniteElement:
             self.g = values / self.omega[self.fixed]
             self.x[self.fixed] = self.g
 
-        self.t, self.steps = 0.0, 0
         self.mass0 = mesh.integrate(problem.rho0)
         self._solvers: dict[float, ConstrainedSolve] = {}
         G0 = self.operator(self.x)
         limit = float(np.min(self.M / np.maximum(G0.diagonal(), 1e-300)))
         self.dt = float(dt) if dt is not None else min(10.0 * limit, t_end / 20.0)
-        self.dt_min, self.dt_max = np.inf, 0.0
+        self.step_dt = self.dt  # the equal steps to the next snapshot time
         if blowup_density is None and self.interactions:
-            blowup_density = 0.1 * self.mass0 / mesh.lumped_mass.min()
+            blowup_density = default_blowup_density(self.mass0, mesh.lumped_mass.min())
         self.blowup_density = float(blowup_density) if blowup_density is not None else np.inf
         if problem.rho0.max() >= self.blowup_density:
             raise PdeflowError(
@@ -240,30 +250,20 @@ class FiniteElement:
         return G
 
     # -- time stepping ------------------------------------------------------------------------
-    def advance(self, t_target: float) -> None:
+    def begin(self, t_target: float) -> None:
+        """Equal steps of at most ``dt`` to ``t_target`` (one factorisation serves them all)."""
         remaining = t_target - self.t
-        if remaining <= 0:
-            return
-        n = max(1, math.ceil(remaining / self.dt * (1 - 1e-10)))
-        dt = remaining / n
-        self.dt_min, self.dt_max = min(self.dt_min, dt), max(self.dt_max, dt)
-        for _ in range(n):
-            if self.steps >= self.max_steps:
-                raise PdeflowError(
-                    f"fem reached max_steps={self.max_steps} at t={self.t:.4g} before "
-                    f"t={t_target:.4g}; raise max_steps or dt"
-                )
-            self.step(dt)
-            self.t += dt
-            self.steps += 1
-            peak = float(np.max(self.x * self.omega))
-            if not np.isfinite(peak):
-                raise PdeflowError(f"fem produced non-finite values at t={self.t:.4g}")
-            if peak >= self.blowup_density:
-                raise BlowUp(self.t, f"max density {peak:.4g} >= {self.blowup_density:.4g}")
-        self.t = t_target
+        n = max(1, math.ceil(remaining / self.dt * (1 - LANDING)))
+        self.step_dt = remaining / n
 
-    def step(self, dt: float) -> None:
+    def step(self, remaining: float) -> float:
+        self.theta_step(self.step_dt)
+        return self.step_dt
+
+    def peak_density(self) -> float:
+        return float(np.max(self.x * self.omega))
+
+    def theta_step(self, dt: float) -> None:
         """One θ-step ``(M + θΔt G) xⁿ⁺¹ = (M − (1−θ)Δt G) xⁿ``."""
         G = self.operator(self.x)
         rhs = self.M * self.x
@@ -321,9 +321,14 @@ class FiniteElement:
 
     def summary(self) -> dict:
         return {
-            "dt_min": float(self.dt_min),
-            "dt_max": float(self.dt_max),
             "h": self.mesh.h,
             "n_nodes": self.mesh.size,
             "clipped_edges": self.clipped_edges,
         }
+
+
+METHOD = Method(
+    name="fem", options=FiniteElementOptions, build=_build, requires=unsupported,
+    summary="P1 finite elements on a pf.Mesh (scikit-fem): lumped mass, theta-scheme, "
+            "exponentially fitted drift; positive for theta = 1",
+)

@@ -27,11 +27,13 @@ Both schemes are conservative in flux form (mass to round-off) and treat walls a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 
 from ..energy import Entropy, PowerLaw
 from ..errors import PdeflowError
-from . import register
 from ._fv_kernels import (
     as_3d,
     largest_jumps,
@@ -41,83 +43,68 @@ from ._fv_kernels import (
     upwind_apply,
     upwind_stage,
 )
-from .driver import BlowUp
 from .fv_implicit import ImplicitEuler
 from .fv_reaction import Reaction
-
-DEFAULTS = {
-    "scheme": "explicit",
-    "cfl": 0.9,
-    "dt": None,
-    "max_steps": 10_000_000,
-    "blowup_density": None,
-    "implicit_factor": 50.0,
-}
+from .method import Method, Options, option
+from .stepper import MAX_STEPS, MAX_STEPS_LIMIT, BlowUp, StepperBase, default_blowup_density, land
 
 
-MAX_STEPS_LIMIT = 10**9
+@dataclass(frozen=True)
+class FiniteVolumeOptions(Options):
+    """Options of ``method="fv"``."""
+
+    method: ClassVar[str] = "fv"
+    scheme: str = option("explicit", "time stepping: SSP-RK3 within the CFL limit, or linearly "
+                         "implicit Euler (positive at every dt)", "choice",
+                         choices=("explicit", "implicit"))
+    cfl: float = option(0.9, "fraction of the explicit positivity / diffusion step limit",
+                        "fraction")
+    dt: float | None = option(None, "explicit: an upper bound on the step; implicit: the step "
+                              "(default implicit_factor x the explicit limit at t = 0)",
+                              "positive", units="time")
+    max_steps: int = option(MAX_STEPS, "steps allowed in the whole run", "count", low=1,
+                            high=MAX_STEPS_LIMIT)
+    blowup_density: float | None = option(None, "blow-up when max density reaches it (default "
+                                          "with an interaction: 0.1 M / cell volume)", "threshold",
+                                          units="mass/volume")
+    implicit_factor: float = option(50.0, "implicit default step, in explicit limits at t = 0",
+                                    "positive")
 
 
-@register("fv")
-def make_stepper(problem, t_end: float, **options):
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise PdeflowError(
-            f"unknown fv option(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}"
-        )
-    opts = {**DEFAULTS, **options}
-    if opts["scheme"] not in ("explicit", "implicit"):
-        raise PdeflowError(f"fv scheme must be 'explicit' or 'implicit', got {opts['scheme']!r}")
-    if not 0 < float(opts["cfl"]) <= 1:
-        raise PdeflowError(f"cfl must be in (0, 1], got {opts['cfl']}")
-    if opts["dt"] is not None and not float(opts["dt"]) > 0:
-        raise PdeflowError(f"dt must be > 0, got {opts['dt']}")
-    max_steps = opts["max_steps"]
-    if not (float(max_steps) == int(max_steps) and 1 <= int(max_steps) <= MAX_STEPS_LIMIT):
-        raise PdeflowError(
-            f"max_steps must be a whole number from 1 to {MAX_STEPS_LIMIT:.0e}, got {max_steps}"
-        )
-    stepper = FiniteVolume(problem, **opts)
+def _build(problem, t_end: float, options: FiniteVolumeOptions):
+    stepper = FiniteVolume(problem, options)
     stepper.check_reachable(t_end)
     return stepper
 
 
-class FiniteVolume:
-    """Stepper of the finite-volume method (see the module docstring for the schemes).
+def make_stepper(problem, t_end: float, **options):
+    """The fv stepper for ``problem`` (options as for :func:`pdeflow.solve`)."""
+    return METHOD.stepper(problem, t_end, **options)
 
-    Options
-    -------
-    scheme : "explicit" | "implicit"
-    cfl : float in (0, 1]
-        Fraction of the explicit positivity / diffusion limit (explicit scheme).
-    dt : float, optional
-        Explicit: an upper bound on the step. Implicit: the step (default
-        ``implicit_factor`` × the explicit limit at t = 0).
-    blowup_density : float, optional
-        Declare blow-up when max ρ exceeds it. Default, when the energy has an interaction:
-        0.1·M/|cell| (a tenth of the mass in one cell: concentration at the grid scale).
-    max_steps : int
-    """
 
-    def __init__(self, problem, scheme, cfl, dt, max_steps, blowup_density, implicit_factor):
+class FiniteVolume(StepperBase):
+    """Stepper of the finite-volume method (see the module docstring for the schemes; the
+    options are :class:`FiniteVolumeOptions`)."""
+
+    method = "fv"
+    max_steps_hint = "raise max_steps or use scheme='implicit'"
+
+    def __init__(self, problem, options: FiniteVolumeOptions):
         grid = problem.grid
         self.grid = grid
         self.energy = problem.energy.on(grid)
-        self.options = {
-            "scheme": scheme, "cfl": cfl, "dt": dt, "max_steps": max_steps,
-            "blowup_density": blowup_density, "implicit_factor": implicit_factor,
-        }
-        self.scheme, self.cfl, self.max_steps = scheme, float(cfl), int(max_steps)
+        self.options = options.to_dict()
+        scheme, dt, blowup_density = options.scheme, options.dt, options.blowup_density
+        self.scheme, self.cfl, self.max_steps = scheme, float(options.cfl), int(options.max_steps)
         self.dt_cap = float(dt) if dt is not None and scheme == "explicit" else np.inf
         internal = self.energy.internal
         self.entropy_D = internal.D if isinstance(internal, Entropy) and internal.D > 0 else None
         self.power_law = internal if isinstance(internal, PowerLaw) else None
         self.rho = problem.rho0.copy()
         self.mass0 = grid.integrate(self.rho)
-        self.t, self.steps, self.rejected = 0.0, 0, 0
-        self.dt_min, self.dt_max_seen = np.inf, 0.0
+        self.rejected = 0
         if blowup_density is None and self.energy.may_concentrate:
-            blowup_density = 0.1 * self.mass0 / grid.cell_volume
+            blowup_density = default_blowup_density(self.mass0, grid.cell_volume)
         self.blowup_density = float(blowup_density) if blowup_density is not None else np.inf
         if self.rho.max() >= self.blowup_density:
             raise PdeflowError(
@@ -130,6 +117,7 @@ class FiniteVolume:
         # Φ = V + W*ρ at the last prepared ρ (without an interaction Φ is V: no array)
         self.phi = np.zeros(grid.shape) if self.energy.has_interaction else None
         self.high_cells = 0  # cells of the last explicit step not below blowup_density
+        self.check_peak = False  # whether the last step asks for the blow-up check
         # what the kernels take: per-axis constants, the flux's data at the last ρ
         self.periodic = np.array(grid.periodic, dtype=np.bool_)
         self.dx = grid.dx
@@ -151,7 +139,7 @@ class FiniteVolume:
             )
         if scheme == "implicit":
             self.implicit_dt = (
-                float(dt) if dt is not None else implicit_factor * self.explicit_limit(self.rho)
+                float(dt) if dt is not None else options.implicit_factor * self.prepare(self.rho)
             )
             self.implicit = ImplicitEuler(self, self.implicit_dt)
 
@@ -161,7 +149,7 @@ class FiniteVolume:
         if not self.metric.transport:
             return  # Fisher–Rao alone: exact per-cell updates, steps set by accuracy only
         dt = self.implicit_dt if self.scheme == "implicit" else min(
-            self.cfl * self.explicit_limit(self.rho), self.dt_cap)
+            self.cfl * self.prepare(self.rho), self.dt_cap)
         if dt > 0 and t_end / dt > self.max_steps:
             hint = ("use scheme='implicit'" if self.scheme == "explicit"
                     else "raise dt")
@@ -222,47 +210,33 @@ class FiniteVolume:
         return upwind_stage(y, self.flux_data, self.inv_h, self.periodic,
                             alpha, x, beta, dt, threshold, out)
 
-    def explicit_limit(self, rho: np.ndarray) -> float:
-        return self.prepare(rho)
-
     # -- time stepping ----------------------------------------------------------------------
-    def advance(self, t_target: float) -> None:
-        while self.t < t_target:
-            if self.steps >= self.max_steps:
-                raise PdeflowError(
-                    f"fv reached max_steps={self.max_steps} at t={self.t:.4g} before "
-                    f"t={t_target:.4g}; raise max_steps or use scheme='implicit'"
-                )
-            remaining = t_target - self.t
-            if self.reaction is not None:
-                dt = self._reaction_step(remaining, t_target)
-                check = True
-            elif self.scheme == "explicit":
-                dt = self._explicit_step(remaining)
-                check = self.high_cells > 0
-            else:
-                dt = self.implicit.step(remaining)
-                check = True
-            self.t = t_target if t_target - (self.t + dt) < 1e-14 * max(t_target, 1.0) else self.t + dt
-            self.steps += 1
-            self.dt_min, self.dt_max_seen = min(self.dt_min, dt), max(self.dt_max_seen, dt)
-            if check:  # explicit: only when the last stage saw a cell >= blowup_density, or NaN
-                peak = self.rho.max()
-                if peak >= self.blowup_density:
-                    raise BlowUp(self.t, f"max density {peak:.4g} >= {self.blowup_density:.4g}")
-                if not np.isfinite(peak):
-                    raise PdeflowError(f"fv produced non-finite values at t={self.t:.4g}")
+    def step(self, remaining: float) -> float:
+        """One step of at most ``remaining`` (explicit, implicit, or split with the reaction)."""
+        if self.reaction is not None:
+            dt = self._reaction_step(remaining)
+            self.check_peak = True
+        elif self.scheme == "explicit":
+            dt = self._explicit_step(remaining)
+            self.check_peak = self.high_cells > 0
+        else:
+            dt = self.implicit.step(remaining)
+            self.check_peak = True
+        return dt
 
-    def _reaction_step(self, remaining: float, t_target: float) -> float:
+    def peak_density(self) -> float | None:
+        """max ρ after a step; explicit: only when its last stage saw a cell >= blowup_density
+        (or NaN)."""
+        return self.rho.max() if self.check_peak else None
+
+    def _reaction_step(self, remaining: float) -> float:
         """A Fisher–Rao step (the exact per-cell reaction of :mod:`.fv_reaction`), or with a
         Wasserstein part Strang's R(dt/2) T(dt) R(dt/2); returns the dt taken."""
         reaction = self.reaction
         limit = reaction.step_limit(self.rho)
         if self.metric.transport:
             limit = min(limit, self.cfl * self.prepare(self.rho))
-        dt = min(limit, self.dt_cap, remaining)
-        if remaining - dt < 1e-9 * dt:
-            dt = remaining
+        dt = land(min(limit, self.dt_cap, remaining), remaining)
         if not self.metric.transport:
             reaction.step(dt)
             return dt
@@ -278,9 +252,7 @@ class FiniteVolume:
         """
         rho, s1, s2 = self.rho, self.stage1, self.stage2
         dt_limit = self.prepare(rho)
-        dt = min(self.cfl * dt_limit, self.dt_cap, remaining)
-        if remaining - dt < 1e-9 * dt:
-            dt = remaining
+        dt = land(min(self.cfl * dt_limit, self.dt_cap, remaining), remaining)
         while True:
             ok = self._stage(0.0, rho, 1.0, rho, dt, s1)[0] == 0
             if ok:
@@ -327,9 +299,15 @@ class FiniteVolume:
                        else "carrillo-chertock-huang, minmod (second order)")
             rejected = self.rejected
         return {
-            "dt_min": float(self.dt_min), "dt_max": float(self.dt_max_seen),
             "rejected_steps": int(rejected), "time_scheme": time_scheme, "spatial_scheme": spatial,
         }
+
+
+METHOD = Method(
+    name="fv", options=FiniteVolumeOptions, build=_build, reaction=True,
+    summary="finite volumes on a pf.Grid: Scharfetter-Gummel / Carrillo-Chertock-Huang fluxes, "
+            "SSP-RK3 or linearly implicit Euler; positive and conservative",
+)
 
 
 def _uniform(weights: np.ndarray, periodic: np.ndarray) -> bool:

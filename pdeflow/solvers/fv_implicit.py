@@ -50,6 +50,7 @@ import scipy.sparse.linalg as spla
 
 from ..errors import PdeflowError
 from .drift_diffusion import drift_diffusion_weight
+from .stepper import land
 
 ENERGY_SLACK = 1e-12  # relative to the energy terms' magnitudes: the round-off of the energy sum
 
@@ -140,9 +141,7 @@ class ImplicitEuler:
         """Take one accepted step of at most ``remaining``; return its dt."""
         fv = self.fv
         energy_before, scale_before = fv.energy.value_and_scale(fv.rho)
-        dt = min(self.dt, remaining)
-        if remaining - dt < 1e-12 * max(fv.t + remaining, 1.0):
-            dt = remaining
+        dt = land(min(self.dt, remaining), remaining)
         full = dt == self.dt
         while True:
             rho_new = self._solver(dt)(fv.rho.ravel()).reshape(fv.grid.shape)

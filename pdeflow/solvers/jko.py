@@ -52,7 +52,11 @@ spacing : "graded" | "uniform" (1D)
 epsilon : float (2D)
     Entropic regularisation ε, a squared length (default dx_min²: blur = one cell). Smaller
     ε pins slow motion to the grid (measured: ε = dx²/2 already biases the drift); the scheme
-    adds a diffusion ε/(4τ), so ε ≪ 4τD is needed (a warning says when it exceeds 0.1 D).
+    adds a diffusion ε/(4τ), so ε ≪ 4τD is needed. Without ``epsilon``, a run whose default
+    ε = dx² would add more than :data:`BLUR_FRACTION` (5 %) of D is refused before it starts,
+    with the τ or the cell size that would do; an ``epsilon`` given explicitly is taken, with a
+    warning before the run, and the run records ``entropic_diffusion_fraction`` (ε/(4τD)) and
+    ``blur_exceeds_threshold`` in its attributes (``pdeflow info`` shows them).
 
 Examples
 --------
@@ -67,25 +71,52 @@ Examples
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from ..energy import Entropy
 from ..errors import PdeflowError
 from ..grid import Grid
-from . import low_rank_refusal, register, requirement
 from ._jko_bfm import BackAndForthJKO
 from ._jko_entropic import EntropicJKO
 from ._jko_lagrangian import LagrangianJKO
+from .method import Method, Options, low_rank_refusal, option
+from .stepper import StepperBase, land
 
-KNOWN = ("tau", "tol", "max_iter", "n_quantiles", "spacing", "epsilon", "solver", "scheme")
+BLUR_FRACTION = 0.05
+"""The entropic step's added diffusion ε/(4τ) allowed without an explicit ``epsilon``, in D."""
 ONLY_1D = ("n_quantiles", "spacing", "scheme")
 ONLY_2D = ("epsilon", "solver")
-SOLVERS = ("bfm", "entropic")
-SCHEMES = ("jko", "bdf2")
+MAX_QUANTILES = 10_000_000  # refused before anything is allocated
 
 
-@requirement("jko")
+@dataclass(frozen=True)
+class JKOOptions(Options):
+    """Options of ``method="jko"`` (see the module docstring for each)."""
+
+    method: ClassVar[str] = "jko"
+    tau: float | None = option(None, "JKO step (default t_end / 100)", "positive", units="time")
+    tol: float | None = option(None, "stopping rule of each step (default 1e-10 Newton, 1e-9 "
+                               "entropic, 1e-4 back-and-forth)", "positive")
+    max_iter: int | None = option(None, "iterations per step (default 100 Newton, 20000 "
+                                  "Sinkhorn, 1000 back-and-forth)", "count", low=1)
+    n_quantiles: int | None = option(None, "Lagrangian cells (default max(1000, 4 x grid "
+                                     "cells); 1000 with interactions)", "count", low=2,
+                                     limit=MAX_QUANTILES, only="1D")
+    spacing: str | None = option(None, "mass levels of the quantile points (default graded)",
+                                 "choice", choices=("graded", "uniform"), only="1D")
+    epsilon: float | None = option(None, "entropic regularisation (default dx_min^2)",
+                                   "positive", units="length^2", only="2D/3D")
+    solver: str | None = option(None, "the 2D step: back-and-forth (default) or entropic (3D: "
+                                "entropic only)", "choice", choices=("bfm", "entropic"),
+                                only="2D/3D")
+    scheme: str | None = option(None, "minimizing movement (default) or the second-order "
+                                "variational BDF2", "choice", choices=("jko", "bdf2"),
+                                only="1D")
+
+
 def unsupported(problem) -> str | None:
     """Why JKO cannot solve ``problem`` (None: it can)."""
     if (why := low_rank_refusal(problem, "jko")) is not None:
@@ -96,98 +127,108 @@ def unsupported(problem) -> str | None:
     return None
 
 
-@register("jko")
 def make_stepper(problem, t_end: float, **options):
-    """Validate the options (see the module docstring) and build the JKO stepper."""
-    unknown = sorted(set(options) - set(KNOWN))
-    if unknown:
-        raise PdeflowError(f"unknown jko option(s) {unknown}; known: {sorted(KNOWN)}")
+    """The JKO stepper for ``problem`` (options as for :func:`pdeflow.solve`)."""
+    return METHOD.stepper(problem, t_end, **options)
+
+
+def _build(problem, t_end: float, options: JKOOptions):
+    """Resolve the options for the grid's dimension (see the module docstring); the JKO stepper."""
     why = unsupported(problem)
     if why is not None:
         raise PdeflowError(why)
     grid = problem.grid
+    given = options.to_dict()
     wrong = ONLY_2D if grid.ndim == 1 else ONLY_1D
-    misplaced = sorted(k for k in wrong if options.get(k) is not None)
+    misplaced = sorted(k for k in wrong if given[k] is not None)
     if misplaced:
         where = "2D/3D grids" if grid.ndim == 1 else "1D grids (quantile map)"
         raise PdeflowError(
             f"jko option(s) {misplaced} apply to {where}; this grid has {grid.ndim} axes"
         )
-    tau = _positive(options.get("tau"), "tau", float(t_end) / 100)
+    tau = options.tau if options.tau is not None else float(t_end) / 100
     if grid.ndim == 1:
         # the interaction sums cost O(N²) per Newton iteration: stay at 1000 points with them
         default_quantiles = 1000 if problem.energy.interactions else max(1000, 4 * grid.shape[0])
         opts = {
             "tau": tau,
-            "tol": _positive(options.get("tol"), "tol", 1e-10),
-            "max_iter": int(_positive(options.get("max_iter"), "max_iter", 100)),
-            "n_quantiles": int(_positive(options.get("n_quantiles"), "n_quantiles", default_quantiles)),
-            "spacing": options.get("spacing") or "graded",
+            "tol": _default(options.tol, 1e-10),
+            "max_iter": _default(options.max_iter, 100),
+            "n_quantiles": _default(options.n_quantiles, default_quantiles),
+            "spacing": options.spacing or "graded",
         }
-        scheme = options.get("scheme") or "jko"
-        if scheme not in SCHEMES:
-            raise PdeflowError(f"jko scheme must be one of {SCHEMES}, got {scheme!r}")
+        scheme = options.scheme or "jko"
         if scheme != "jko":
             opts["scheme"] = scheme  # (absent for plain JKO: stored options stay as before)
-        if opts["n_quantiles"] < 2:
-            raise PdeflowError(f"n_quantiles must be >= 2, got {opts['n_quantiles']}")
         engine = LagrangianJKO(
             problem, opts["n_quantiles"], opts["tol"], opts["max_iter"], opts["spacing"],
             bdf2=scheme == "bdf2",
         )
-    else:
-        # epsilon names the entropic step (and runs stored before the back-and-forth default)
-        entropic = grid.ndim != 2 or options.get("epsilon") is not None
-        solver = options.get("solver") or ("entropic" if entropic else "bfm")
-        if solver not in SOLVERS:
-            raise PdeflowError(f"jko option solver must be one of {SOLVERS}, got {solver!r}")
-        if solver == "bfm" and grid.ndim != 2:
-            raise PdeflowError(
-                f"jko solver='bfm' runs on 2D grids, this one has {grid.ndim} axes; "
-                "use solver='entropic'"
-            )
-        if solver == "bfm" and options.get("epsilon") is not None:
-            raise PdeflowError("jko option epsilon applies to solver='entropic', not 'bfm'")
-        if solver == "bfm":
-            opts = {
-                "tau": tau,
-                "solver": solver,
-                "tol": _positive(options.get("tol"), "tol", 1e-4),
-                "max_iter": int(_positive(options.get("max_iter"), "max_iter", 1000)),
-            }
-            return JKO(problem, BackAndForthJKO(problem, opts["tol"], opts["max_iter"]), opts)
+        return JKO(problem, engine, opts)
+    # epsilon names the entropic step (and runs stored before the back-and-forth default)
+    entropic = grid.ndim != 2 or options.epsilon is not None
+    solver = options.solver or ("entropic" if entropic else "bfm")
+    if solver == "bfm" and grid.ndim != 2:
+        raise PdeflowError(
+            f"jko solver='bfm' runs on 2D grids, this one has {grid.ndim} axes; "
+            "use solver='entropic'"
+        )
+    if solver == "bfm" and options.epsilon is not None:
+        raise PdeflowError("jko option epsilon applies to solver='entropic', not 'bfm'")
+    if solver == "bfm":
         opts = {
             "tau": tau,
             "solver": solver,
-            "tol": _positive(options.get("tol"), "tol", 1e-9),
-            "max_iter": int(_positive(options.get("max_iter"), "max_iter", 20000)),
-            "epsilon": _positive(options.get("epsilon"), "epsilon", min(grid.dx) ** 2),
+            "tol": _default(options.tol, 1e-4),
+            "max_iter": _default(options.max_iter, 1000),
         }
-        engine = EntropicJKO(problem, opts["epsilon"], opts["tol"], opts["max_iter"])
-        internal = problem.energy.internal
-        extra = opts["epsilon"] / (4 * tau)
-        if isinstance(internal, Entropy) and extra > 0.1 * internal.D:
-            warnings.warn(
-                f"entropic JKO: epsilon/(4 tau) = {extra:.3g} adds more than 10% to the "
-                f"diffusion D = {internal.D:g}; lower epsilon or raise tau",
-                UserWarning, stacklevel=3,
-            )
+        return JKO(problem, BackAndForthJKO(problem, opts["tol"], opts["max_iter"]), opts)
+    opts = {
+        "tau": tau,
+        "solver": solver,
+        "tol": _default(options.tol, 1e-9),
+        "max_iter": _default(options.max_iter, 20000),
+        "epsilon": _default(options.epsilon, min(grid.dx) ** 2),
+    }
+    _check_blur(problem, tau, opts["epsilon"], given=options.epsilon is not None)
+    engine = EntropicJKO(problem, opts["epsilon"], opts["tol"], opts["max_iter"])
     return JKO(problem, engine, opts)
 
 
-def _positive(value, name: str, default: float) -> float:
-    if value is None:
-        return float(default)
-    try:
-        value = float(value)
-    except (TypeError, ValueError) as err:
-        raise PdeflowError(f"jko option {name} must be a number, got {value!r}") from err
-    if not np.isfinite(value) or value <= 0:
-        raise PdeflowError(f"jko option {name} must be a positive number, got {value}")
-    return value
+def _check_blur(problem, tau: float, epsilon: float, given: bool) -> None:
+    """Refuse (default ε) or warn about (given ε) an entropic step whose added diffusion
+    ε/(4τ) exceeds :data:`BLUR_FRACTION` of the problem's D, before the run starts."""
+    internal = problem.energy.internal
+    if not isinstance(internal, Entropy) or internal.D <= 0:
+        return
+    D, grid = internal.D, problem.grid
+    fraction = epsilon / (4 * tau) / D
+    if fraction <= BLUR_FRACTION:
+        return
+    if given:
+        warnings.warn(
+            f"entropic JKO: epsilon/(4 tau) = {epsilon / (4 * tau):.3g} adds {fraction:.0%} to "
+            f"the diffusion D = {D:g}; lower epsilon or raise tau (the run records the fraction)",
+            UserWarning, stacklevel=4,
+        )
+        return
+    tau_needed = epsilon / (4 * BLUR_FRACTION * D)
+    dx_needed = np.sqrt(4 * BLUR_FRACTION * D * tau)
+    bfm = ", or solver='bfm' (no blur)" if grid.ndim == 2 else ""
+    raise PdeflowError(
+        f"entropic JKO at tau = {tau:.3g} on cells of {min(grid.dx):.3g}: its blur eps = dx^2 = "
+        f"{epsilon:.3g} adds a diffusion eps/(4 tau) = {fraction:.0%} of D = {D:g}, more than "
+        f"{BLUR_FRACTION:.0%}; take tau >= {tau_needed:.3g}, or cells <= {dx_needed:.3g}{bfm}, "
+        "or pass epsilon= to accept the blur"
+    )
 
 
-class JKO:
+def _default(value, default):
+    """``value``, or ``default`` where the option was not given (None)."""
+    return default if value is None else value
+
+
+class JKO(StepperBase):
     """Stepper of the JKO method: steps of ``tau``, the last one shortened to land on t_target.
 
     Attributes
@@ -198,6 +239,9 @@ class JKO:
         The resolved options (stored with the run).
     """
 
+    method = "jko"
+    max_steps_hint = "raise tau"
+
     def __init__(self, problem, engine, options: dict):
         self.grid = problem.grid
         self.energy = problem.energy.on(self.grid)
@@ -207,24 +251,24 @@ class JKO:
         self.entropic = isinstance(engine, EntropicJKO)
         self.bfm = isinstance(engine, BackAndForthJKO)
         self.on_grid = self.entropic or self.bfm  # state: the density (2D); else the quantile map
-        self.t, self.steps = 0.0, 0
         self.rho = engine.density()
         self.last_iterations, self.last_residual = 0, 0.0
         self.total_iterations, self.max_iterations, self.max_residual = 0, 0, 0.0
 
-    def advance(self, t_target: float) -> None:
+    def begin(self, t_target: float) -> None:
         self.engine.forget()  # the steps from a snapshot depend on its state alone (resume)
-        while self.t < t_target:
-            remaining = t_target - self.t
-            last = remaining <= self.tau * (1 + 1e-9)
-            tau = remaining if last else self.tau
-            iterations, residual = self.engine.step(tau, self.t)
-            self.t = t_target if last else self.t + tau
-            self.steps += 1
-            self.last_iterations, self.last_residual = iterations, residual
-            self.total_iterations += iterations
-            self.max_iterations = max(self.max_iterations, iterations)
-            self.max_residual = max(self.max_residual, residual)
+
+    def step(self, remaining: float) -> float:
+        """One JKO (or BDF2) step of ``tau``, or of ``remaining`` where that lands."""
+        tau = land(self.tau, remaining)
+        iterations, residual = self.engine.step(tau, self.t)
+        self.last_iterations, self.last_residual = iterations, residual
+        self.total_iterations += iterations
+        self.max_iterations = max(self.max_iterations, iterations)
+        self.max_residual = max(self.max_residual, residual)
+        return tau
+
+    def end(self, t_target: float) -> None:
         self.rho = self.engine.density()
 
     # -- resume -------------------------------------------------------------------------------------
@@ -291,6 +335,11 @@ class JKO:
                 "blur": float(np.sqrt(eps)),
                 "entropic_diffusion": eps / (4 * self.tau),
             })
+            internal = self.energy.internal
+            if isinstance(internal, Entropy) and internal.D > 0:
+                fraction = eps / (4 * self.tau) / internal.D
+                out["entropic_diffusion_fraction"] = fraction
+                out["blur_exceeds_threshold"] = bool(fraction > BLUR_FRACTION)
         elif self.bfm:
             out["solver"] = "bfm"
             out["floor_stops"] = int(self.engine.floor_stops)  # steps ended at the noise floor
@@ -300,3 +349,10 @@ class JKO:
                 "spacing": self.options["spacing"],
             })
         return out
+
+
+METHOD = Method(
+    name="jko", options=JKOOptions, build=_build, requires=unsupported,
+    summary="JKO minimizing movements: quantile-map Newton (1D, BDF2 option), back-and-forth "
+            "(2D), entropic (2D, 3D)",
+)

@@ -57,6 +57,9 @@ solver) raises :class:`~pdeflow.solvers.driver.BlowUp`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
 import numpy as np
 
 from ..deposit import cic_density, grid_arrays, interpolate, sample_particles
@@ -64,63 +67,66 @@ from ..energy import Entropy, PowerLaw
 from ..errors import PdeflowError
 from ..grid import Grid
 from . import _particle_kernels as pk
-from . import register
 from ._network_drift import feature_drifts
-from ._particle_blob import BLOB_CFL, BLOB_CUTOFF, BLOB_P, BLOB_SCALE, BlobDrift, default_blob_width
-from ._particle_interactions import MESH_THRESHOLD, InteractionDrift, grid_gradient
-from .driver import BlowUp
+from ._particle_blob import BlobDrift, default_blob_width
+from ._particle_interactions import InteractionDrift, grid_gradient
+from .method import Method, Options, option
+from .stepper import MAX_STEPS, MAX_STEPS_LIMIT, BlowUp, StepperBase, default_blowup_density, land
 
-DEFAULTS = {
-    "n_particles": None,  # 10_000, or the number of the problem's particles0
-    "seed": None,
-    "dt": None,
-    "diffusion": "auto",
-    "blob_width": None,
-    "interaction": "auto",
-    "softening": None,
-    "mesh_refine": 2,
-    "blowup_density": None,
-    "max_steps": 10_000_000,
-    "batch_size": None,
-}
 DT_FRACTION = 0.01     # default dt as a fraction of the shortest characteristic time
 MAX_MOVE = 0.5         # drift per step at most this many grid cells
 FD_STEP = 6e-6
-PARALLEL_WORK = pk.PARALLEL_WORK
-__all__ = ["DEFAULTS", "DT_FRACTION", "MAX_MOVE", "FD_STEP", "PARALLEL_WORK", "Particles", "make_stepper",
-           "initial_particles", "initial_scale",  # and, from the modules that use them:
-           "BLOB_CFL", "BLOB_CUTOFF", "BLOB_P", "BLOB_SCALE", "MESH_THRESHOLD"]
+MAX_PARTICLES = 100_000_000  # refused before anything is allocated
 
 
-@register("particles")
+@dataclass(frozen=True)
+class ParticlesOptions(Options):
+    """Options of ``method="particles"``."""
+
+    method: ClassVar[str] = "particles"
+    n_particles: int | None = option(None, "number of particles (default 10 000, or the number "
+                                     "of the problem's particles0)", "count", low=1,
+                                     limit=MAX_PARTICLES)
+    seed: int | None = option(None, "random seed (default: a fresh one, recorded with the run)",
+                              "seed")
+    dt: float | None = option(None, "step, an upper bound (default 0.01 x min(t_end, l^2/D, "
+                              "l / max speed at t = 0)); with low-rank terms the step itself", "positive",
+                              units="time")
+    diffusion: str = option("auto", "the entropy's realisation: Brownian noise or the "
+                            "deterministic blob method ('none': no internal energy)", "choice",
+                            choices=("auto", "brownian", "blob", "none"))
+    blob_width: float | None = option(None, "blob width eps (default l N^(-1/(2d)))", "positive",
+                                      units="length")
+    interaction: str = option("auto", "interaction forces: direct pair sums or particle-mesh "
+                              "(auto: mesh above 5000 particles or on a periodic grid)", "choice",
+                              choices=("auto", "direct", "mesh", "none"))
+    softening: float | None = option(None, "softening length of the direct pair sums",
+                                     "non-negative", units="length")
+    mesh_refine: int = option(2, "particle-mesh grid: the problem's grid refined this many "
+                              "times", "count", low=1, limit=64)
+    blowup_density: float | None = option(None, "blow-up when the deposited density reaches it "
+                                          "(default with an interaction: 0.1 M / cell volume)",
+                                          "threshold", units="mass/volume")
+    max_steps: int = option(MAX_STEPS, "steps allowed in the whole run", "count", low=1,
+                            high=MAX_STEPS_LIMIT)
+    batch_size: int | None = option(None, "minibatch size of the low-rank (network) terms "
+                                    "(default: all data, gradient descent)", "count", low=1)
+
+
+def _build(problem, t_end: float, options: ParticlesOptions):
+    if options.seed is None:  # a fresh seed, recorded with the run's options: every run repeats
+        options = replace(options, seed=int(np.random.SeedSequence().entropy % 2**63))
+    return Particles(problem, t_end, options)
+
+
 def make_stepper(problem, t_end: float, **options):
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise PdeflowError(
-            f"unknown particles option(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}"
-        )
-    opts = {**DEFAULTS, **options}
-    for key in ("n_particles", "mesh_refine", "max_steps", "batch_size"):
-        if opts[key] is not None:
-            opts[key] = _integer(key, opts[key], minimum=1)
-    if opts["seed"] is not None:
-        opts["seed"] = _integer("seed", opts["seed"], minimum=0)
-    else:  # a fresh seed, recorded with the run's options: every run can be repeated exactly
-        opts["seed"] = int(np.random.SeedSequence().entropy % 2**63)
-    # "none": what a run without the term records (its options resume it)
-    for key, choices in (("diffusion", ("auto", "brownian", "blob", "none")),
-                         ("interaction", ("auto", "direct", "mesh", "none"))):
-        if opts[key] not in choices:
-            raise PdeflowError(f"{key} must be one of {', '.join(map(repr, choices))}, "
-                               f"got {opts[key]!r}")
-    for key in ("dt", "blob_width", "blowup_density", "softening"):
-        if opts[key] is not None:
-            opts[key] = _real(key, opts[key], allow_zero=key == "softening")
-    return Particles(problem, float(t_end), **opts)
+    """The particle stepper for ``problem`` (options as for :func:`pdeflow.solve`)."""
+    return METHOD.stepper(problem, t_end, **options)
 
 
-class Particles:
-    """Stepper of the particle method (see the module docstring for the equations and defaults).
+class Particles(StepperBase):
+    """Stepper of the particle method (see the module docstring for the equations and defaults;
+    the options are :class:`ParticlesOptions`).
 
     Examples
     --------
@@ -132,13 +138,18 @@ class Particles:
     ((1000, 1), 1.0)
     """
 
-    def __init__(self, problem, t_end, n_particles, seed, dt, diffusion, blob_width, interaction,
-                 softening, mesh_refine, blowup_density, max_steps, batch_size):
+    method = "particles"
+    max_steps_hint = "raise max_steps or dt"
+    peak_label = "max deposited density"
+
+    def __init__(self, problem, t_end: float, options: ParticlesOptions):
+        seed, dt, mesh_refine = options.seed, options.dt, options.mesh_refine
+        blowup_density, batch_size = options.blowup_density, options.batch_size
         grid = self.grid = problem.grid
         self.energy = problem.energy
         self.grid_energy = problem.energy.on(grid) if grid is not None else None
         self.rng = np.random.default_rng(seed)
-        self.X, self.w, self.scale = initial_particles(problem, n_particles, self.rng)
+        self.X, self.w, self.scale = initial_particles(problem, options.n_particles, self.rng)
         self.N, self.d = self.X.shape
         self.mass = float(self.w.sum())
         self.names = getattr(problem, "axis_names", None) or (
@@ -150,23 +161,21 @@ class Particles:
         else:
             self.lo, self.hi, self.periodic = np.zeros(self.d), np.zeros(self.d), np.zeros(self.d, bool)
         self.period = np.where(self.periodic, self.hi - self.lo, 0.0)
-        self.t, self.steps, self.max_steps = 0.0, 0, int(max_steps)
-        self.dt_min, self.dt_max_seen = np.inf, 0.0
+        self.max_steps = int(options.max_steps)
         # work arrays, allocated once
         self.v = np.zeros((self.N, self.d))
         self.part = np.zeros((self.N, self.d))
         self.rho_grid = np.zeros(grid.shape) if grid is not None else None
-        self._setup_internal(diffusion, blob_width)
+        self._setup_internal(options.diffusion, options.blob_width)
         self.features = feature_drifts(self.energy, self.X, batch_size)
         self._setup_potentials()
-        self.interactions = InteractionDrift(self.energy.interactions, self.w, grid, interaction,
-                                             softening, int(mesh_refine), self.scale, self.periodic,
-                                             self.period)
+        self.interactions = InteractionDrift(self.energy.interactions, self.w, grid,
+                                             options.interaction, options.softening, mesh_refine,
+                                             self.scale, self.periodic, self.period)
         self.interaction, self.softening = self.interactions.mode, self.interactions.softening
-        self.mesh, self.convolutions = self.interactions.mesh, self.interactions.convolutions
         self.noise = np.zeros((self.N, self.d) if self.brownian_D else (0, self.d))
         if blowup_density is None and self.energy.interactions and grid is not None:
-            blowup_density = 0.1 * self.mass / grid.cell_volume
+            blowup_density = default_blowup_density(self.mass, grid.cell_volume)
         self.blowup_density = float(blowup_density) if blowup_density is not None else np.inf
         peak = cic_density(self.X, self.w, grid, out=self.rho_grid).max() if grid else 0.0
         if peak >= self.blowup_density:
@@ -175,12 +184,12 @@ class Particles:
                 f"threshold {self.blowup_density:.3g}; refine the grid or set blowup_density"
             )
         self.dt = float(dt) if dt is not None else self.default_dt(t_end)
-        self.options = {
-            "n_particles": self.N, "seed": seed, "dt": self.dt, "diffusion": self.diffusion,
-            "blob_width": self.eps, "interaction": self.interaction, "softening": self.softening,
-            "mesh_refine": int(mesh_refine), "blowup_density": blowup_density,
-            "max_steps": self.max_steps, "batch_size": batch_size,
-        }
+        # the options as resolved: a run repeats from them (resume, sweeps)
+        self.options = replace(
+            options, n_particles=self.N, dt=self.dt, diffusion=self.diffusion,
+            blob_width=self.eps, interaction=self.interaction, softening=self.softening,
+            blowup_density=blowup_density,
+        ).to_dict()
 
     # -- set-up ----------------------------------------------------------------------------------
     def _setup_internal(self, diffusion, blob_width):
@@ -288,31 +297,23 @@ class Particles:
         self.interactions.velocity(X, out)
 
     # -- time stepping ---------------------------------------------------------------------------
-    def advance(self, t_target: float) -> None:
-        while self.t < t_target:
-            if self.steps >= self.max_steps:
-                raise PdeflowError(
-                    f"particles reached max_steps={self.max_steps} at t={self.t:.4g} before "
-                    f"t={t_target:.4g}; raise max_steps or dt"
-                )
-            remaining = t_target - self.t
-            dt = min(self.dt, self.velocity(self.X, self.v), remaining)
-            if remaining - dt < 1e-9 * dt:
-                dt = remaining
-            amplitude = 0.0
-            if self.brownian_D:
-                self.rng.standard_normal(out=self.noise)
-                amplitude = np.sqrt(2.0 * self.brownian_D * dt)
-            pk.advance_positions(self.X, self.v, self.noise, dt, amplitude, self.lo, self.hi,
-                                 self.periodic, self.walls)
-            self.t = t_target if t_target - (self.t + dt) < 1e-14 * max(t_target, 1.0) else self.t + dt
-            self.steps += 1
-            self.dt_min, self.dt_max_seen = min(self.dt_min, dt), max(self.dt_max_seen, dt)
-            if np.isfinite(self.blowup_density):
-                peak = cic_density(self.X, self.w, self.grid, out=self.rho_grid).max()
-                if peak >= self.blowup_density:
-                    raise BlowUp(self.t, f"max deposited density {peak:.4g} >= "
-                                         f"{self.blowup_density:.4g}")
+    def step(self, remaining: float) -> float:
+        """Euler(–Maruyama): X ← X + v dt (+ √(2 D dt) ξ), reflected at walls, wrapped on
+        periodic axes."""
+        dt = land(min(self.dt, self.velocity(self.X, self.v), remaining), remaining)
+        amplitude = 0.0
+        if self.brownian_D:
+            self.rng.standard_normal(out=self.noise)
+            amplitude = np.sqrt(2.0 * self.brownian_D * dt)
+        pk.advance_positions(self.X, self.v, self.noise, dt, amplitude, self.lo, self.hi,
+                             self.periodic, self.walls)
+        return dt
+
+    def peak_density(self) -> float | None:
+        """The largest CIC density, where there is a blow-up threshold."""
+        if np.isfinite(self.blowup_density):
+            return cic_density(self.X, self.w, self.grid, out=self.rho_grid).max()
+        return None
 
     # -- resume ----------------------------------------------------------------------------------
     def checkpoint(self) -> dict:
@@ -320,7 +321,7 @@ class Particles:
         the step statistics."""
         return {"rng": self.rng.bit_generator.state, "steps": self.steps,
                 "dt_min": float(self.dt_min) if np.isfinite(self.dt_min) else None,
-                "dt_max": float(self.dt_max_seen)}
+                "dt_max": float(self.dt_max)}
 
     def restore(self, t: float, fields: dict, checkpoint: dict | None = None) -> bool:
         """Continue from a stored snapshot: its positions and the generator of its checkpoint.
@@ -343,7 +344,7 @@ class Particles:
             self.steps = int(checkpoint["steps"])
             dt_min = checkpoint["dt_min"]
             self.dt_min = np.inf if dt_min is None else float(dt_min)
-            self.dt_max_seen = float(checkpoint["dt_max"])
+            self.dt_max = float(checkpoint["dt_max"])
         return True
 
     # -- output ----------------------------------------------------------------------------------
@@ -389,8 +390,7 @@ class Particles:
         return energy
 
     def summary(self) -> dict:
-        out = {"dt_min": float(self.dt_min), "dt_max": float(self.dt_max_seen),
-               "n_particles": self.N, "interaction_mode": self.interaction,
+        out = {"n_particles": self.N, "interaction_mode": self.interaction,
                "diffusion_mode": self.diffusion, "fixed_step": bool(self.features)}
         if self.eps is not None:
             out["blob_width"] = self.eps
@@ -419,24 +419,11 @@ def initial_particles(problem, n_particles: int | None, rng: np.random.Generator
     return np.ascontiguousarray(X), np.full(n, problem.mass / n), scale
 
 
-def _integer(key: str, value, minimum: int) -> int:
-    """An integer option (integral floats such as 64.0 accepted), at least ``minimum``."""
-    ok = isinstance(value, int | np.integer | float | np.floating) and not isinstance(value, bool)
-    if not ok or not np.isfinite(value) or value != int(value) or int(value) < minimum:
-        raise PdeflowError(f"{key} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _real(key: str, value, allow_zero: bool = False) -> float:
-    """A positive (or, with ``allow_zero``, non-negative) finite number."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        x = np.nan
-    if isinstance(value, bool) or not np.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
-        raise PdeflowError(f"{key} must be a {'non-negative' if allow_zero else 'positive'} "
-                           f"number, got {value!r}")
-    return x
+METHOD = Method(
+    name="particles", options=ParticlesOptions, build=_build, stochastic=True,
+    summary="particles: Euler-Maruyama or the blob method for the entropy, pair sums or "
+            "particle-mesh for interactions; also networks given by their neurons",
+)
 
 
 def initial_scale(rho: np.ndarray, grid: Grid) -> float:
