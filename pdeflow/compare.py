@@ -9,12 +9,20 @@ for every pair of runs (and every run against the exact solution):
     density enters as the piecewise-constant density it is (its quantile function is linear on
     each cell's mass interval), particles as their weighted positions (a step function); on the
     merged mass intervals both are linear, so Simpson's rule integrates the square exactly.
-  * 2D/3D: exact optimal transport ``ot.emd2`` (network simplex, O(n³)) between at most
-    ``max_points`` atoms per measure: a grid density is coarsened by merging f×f(×f) blocks of
-    cells (the smallest f that leaves at most ``max_points`` blocks), each block an atom of its
-    mass at its centre of mass; particles are subsampled without replacement (fixed seed) to
-    ``max_points``, which adds a sampling error of order n^{−1/d} (or, ``particle_atoms="bin"``,
-    binned into the same blocks, at their particles' centre of mass). The resolution is stated
+  * 2D, by default (``w2="grid"``): the back-and-forth method (:mod:`pdeflow.ot_grid`) between
+    the runs' densities on the reference grid, at its full resolution: no coarsening, no
+    subsampling (errors measured against Gaussians: 2e-4 relative for a translation at 128²,
+    0.5 % for a W2 of 4e-4). Particle runs enter by their cloud-in-cell deposit, which spreads
+    each particle over a tent of its cell's width: a bias of at most h·√(d/4) per measure (the
+    tent's and the cell's own spread), the same that a grid run's cell averages carry, so that
+    between a grid run and a particle run it largely cancels.
+  * 3D, and 2D with ``w2="atoms"``: exact optimal transport ``ot.emd2`` (network simplex,
+    O(n³)) between at most ``max_points`` atoms per measure: a grid density is coarsened by
+    merging f×f(×f) blocks of cells (the smallest f that leaves at most ``max_points``
+    blocks), each block an atom of its mass at its centre of mass; particles are subsampled
+    without replacement (fixed seed) to ``max_points``, which adds a sampling error of order
+    n^{−1/d} (or, ``particle_atoms="bin"``, binned into the same blocks, at their particles'
+    centre of mass). The resolution is stated
     in ``Comparison.method``. W2 reacts like the square root of small mass differences moved
     over a block: expect a floor near the block width times √(L1).
   * finite-element (mesh) runs, nodal values ρ_i of the P1 density ρ_h = Σ_i ρ_i φ_i: one atom
@@ -234,7 +242,8 @@ class Comparison:
 
 
 def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int = 2000,
-            energy=None, labels=None, seed: int = 0, particle_atoms: str = "subsample") -> Comparison:
+            energy=None, labels=None, seed: int = 0, particle_atoms: str = "subsample",
+            w2: str = "auto") -> Comparison:
     """Compare runs of one problem with each other and with ``exact`` (see the module docstring).
 
     Parameters
@@ -259,6 +268,9 @@ def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int =
         2D/3D particle runs in W2: a subsample of ``max_points`` particles (sampling error ~
         n^{−1/d}), or their mass binned into the blocks of the coarsened reference grid, at the
         blocks' centres of mass (no sampling error beyond the run's own).
+    w2 : "auto" | "grid" | "atoms"
+        2D W2: the back-and-forth OT on the reference grid ("grid", the default in 2D) or exact
+        OT between at most ``max_points`` atoms ("atoms", the only choice in 3D). 1D is exact.
 
     Examples
     --------
@@ -274,6 +286,8 @@ def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int =
     if particle_atoms not in ("subsample", "bin"):
         raise PdeflowError(f"particle_atoms must be 'subsample' or 'bin', got {particle_atoms!r}")
     binned = particle_atoms == "bin"
+    if w2 not in ("auto", "grid", "atoms"):
+        raise PdeflowError(f"w2 must be 'auto', 'grid' or 'atoms', got {w2!r}")
     if not trajectories or not all(isinstance(t, Trajectory) for t in trajectories):
         raise PdeflowError("compare takes Trajectory objects (what pf.solve or pf.load return)")
     if len(trajectories) < 2 and exact is None:
@@ -282,6 +296,9 @@ def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int =
     _check_dimensions(trajectories, runs)
     ref, ref_text = reference_grid(trajectories)
     first = trajectories[0].grid
+    if w2 == "grid" and ref.ndim != 2:
+        raise PdeflowError(f"w2='grid' works in 2D; these runs are {ref.ndim}D (use w2='atoms')")
+    on_grid = ref.ndim == 2 and w2 != "atoms"
     common, index = _common_times(trajectories, runs, times)
     names = runs + (["exact"] if exact is not None else [])
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
@@ -303,7 +320,8 @@ def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int =
             densities[name].append(states[name].density)
         for pi, (a, b) in enumerate(pairs):
             sa, sb = states[a], states[b]
-            metrics["w2"][ti, pi] = w2_distance(sa.atoms, sb.atoms)
+            metrics["w2"][ti, pi] = (_grid_w2(sa.density, sb.density, ref) if on_grid
+                                     else w2_distance(sa.atoms, sb.atoms))
             metrics["l1"][ti, pi] = ref.integrate(np.abs(sa.density - sb.density))
             metrics["mean_gap"][ti, pi] = float(np.linalg.norm(sa.mean - sb.mean))
             metrics["cov_gap"][ti, pi] = float(np.linalg.norm(sa.cov - sb.cov))
@@ -312,7 +330,7 @@ def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int =
     from .plot import axis_names, equation_name
 
     return Comparison(np.asarray(common), names, pairs, metrics, energies,
-                      _method_text(ref, max_points, binned, meshes, ref_text), ref, densities,
+                      _method_text(ref, max_points, binned, meshes, ref_text, on_grid), ref, densities,
                       equation_name(trajectories[0]), axis_names(trajectories[0]))
 
 
@@ -394,11 +412,24 @@ def _common_times(trajectories, runs, requested):
     return np.asarray(common), index
 
 
+def _grid_w2(a: np.ndarray, b: np.ndarray, grid: Grid) -> float:
+    """W2 between the normalised densities a/M_a and b/M_b on the 2D ``grid`` (back-and-forth)."""
+    from .ot_grid import w2_grid
+
+    return w2_grid(a / grid.integrate(a), b / grid.integrate(b), grid).w2
+
+
 def _method_text(grid: Grid, max_points: int, binned: bool, meshes: bool = False,
-                 reference: str = "") -> str:
+                 reference: str = "", on_grid: bool = False) -> str:
     if grid.ndim == 1:
         return ("W2: exact 1D (L² distance of the quantile functions; grid densities piecewise "
                 "constant, particles as weighted positions)")
+    if on_grid:
+        h = max(grid.dx)
+        text = (f"W2: back-and-forth OT (Jacobs-Leger) on the reference grid {grid.shape[0]}x"
+                f"{grid.shape[1]}, no coarsening; particle runs by their CIC deposit (a bias of at "
+                f"most {h * np.sqrt(grid.ndim / 4):.3g} per measure, as a grid run's cell averages)")
+        return text + (f"; {reference}" if reference else "")
     f = coarsening_factor(grid.shape, max_points)
     particles = ("particles binned into the same blocks" if binned else
                  f"particle subsamples of at most {max_points} (sampling error ~ n^(-1/{grid.ndim}))")

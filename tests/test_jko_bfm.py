@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import pdeflow as pf
-from pdeflow.solvers._c_transform import c_transform, pull_back_2d
+from pdeflow._numba.c_transform import c_transform, pull_back_2d
 from pdeflow.solvers._jko_bfm import BackAndForthJKO
 
 

@@ -45,7 +45,7 @@ strict ascent test would stall); then σ shrinks by 0.9 when
 the gain was below 0.1 of the prediction and grows by 1.1 when above 0.9 of it. The baselines
 are exact: J(φ) at φ = ψ^c̄ costs one more c-transform (three per iteration).
 
-The c-transforms are the exact grid ones (lower envelopes, :mod:`._c_transform`) refined by
+The c-transforms are the exact grid ones (lower envelopes, :mod:`pdeflow._numba.c_transform`) refined by
 the local quadratic model of the potential around the grid minimiser: the plain grid minimum
 is off by up to a dx²/(8τ), which switches cell as the displacement passes dx/2 and puts
 O(1/τ) kinks into the second differences the Jacobian formula needs; the refined transform is
@@ -91,9 +91,9 @@ import scipy.fft as sfft
 from scipy.optimize import brentq
 from scipy.special import logsumexp
 
+from .._numba.c_transform import c_transform, pull_back_2d
 from ..energy import TINY, Entropy, PowerLaw
 from ..errors import PdeflowError
-from ._c_transform import c_transform, pull_back_2d
 
 SHRINK, GROW = 0.9, 1.1           # step-size factors
 THETA = 0.05                       # power law: P's energy part, a fraction of max ∂ρ/∂φ
