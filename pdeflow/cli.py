@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .domain import is_mesh
 from .errors import PdeflowError
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
@@ -249,8 +250,7 @@ def _method_options_help() -> str:
 
 def _method_options(args, methods: list[str], spec: dict) -> dict[str, dict]:
     """The method options of the command line (``--particles``, ``--seed``, ``--dt``, ``--tau``,
-    ``--epsilon``, ``--option``), ``{method: {name: value}}``, each checked against the method's
-    declared options."""
+    ``--epsilon``, ``--option``), ``{method: {name: value}}``, checked against the declarations."""
     from .solvers import methods as declared
 
     for m in methods:
@@ -391,7 +391,7 @@ def _cmd_info(args) -> int:
 def _describe_domain(g) -> str:
     """One line for the grid or the mesh a run lives on."""
     bounds = " x ".join(f"[{a:g}, {b:g}]" for a, b in g.bounds)
-    if hasattr(g, "triangles"):  # a finite-element mesh
+    if is_mesh(g):
         return (f"mesh {getattr(g, 'kind', 'user')}: {g.size} nodes, {g.n_triangles} triangles "
                 f"in {bounds}, h = {g.h:.3g}")
     walls = ["periodic" if p else "walls" for p in g.periodic]

@@ -70,6 +70,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from .deposit import cic_density, particles_to_density
+from .domain import is_grid, is_mesh
 from .errors import PdeflowError
 from .grid import Grid
 from .mesh import Mesh
@@ -118,7 +119,7 @@ def _state(traj: Trajectory | None, i, rho, grid, ref: Grid, max_points, energy,
     else:
         if traj is not None:
             rho, grid = traj.density(i), traj.grid
-        if isinstance(grid, Mesh):  # the lumped measure Σ m_i ρ_i δ_{x_i} for the moments
+        if is_mesh(grid):  # the lumped measure Σ m_i ρ_i δ_{x_i} for the moments
             atoms = mesh_measure(rho, grid, ref, max_points)
             mean, cov = moments(grid.nodes, grid.lumped_mass * rho)
         else:
@@ -142,7 +143,7 @@ def resample(rho: np.ndarray, grid: Grid | Mesh, ref: Grid) -> np.ndarray:
     if grid.ndim != ref.ndim:
         raise PdeflowError(f"cannot compare a {grid.ndim}D run with a {ref.ndim}D run")
     mass = grid.integrate(rho)
-    if isinstance(grid, Mesh):  # the P1 field at the cell centres, zero outside the mesh
+    if is_mesh(grid):  # the P1 field at the cell centres, zero outside the mesh
         vertices, weights = p1_at_cell_centres(grid, ref)
         out = np.sum(weights * np.asarray(rho, dtype=float)[vertices], axis=1).reshape(ref.shape)
         total = ref.integrate(out)
@@ -312,7 +313,7 @@ def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int =
         }
         if exact is not None:
             rho = np.asarray(exact(float(t)), dtype=float)
-            on = first if isinstance(first, Mesh) and rho.shape == first.shape else ref
+            on = first if is_mesh(first) and rho.shape == first.shape else ref
             on.check_shape(rho, f"exact({t:g})")
             states["exact"] = _state(None, None, rho, on, ref, max_points, energy, seed, binned)
         for ni, name in enumerate(names):
@@ -326,7 +327,7 @@ def compare(*trajectories: Trajectory, exact=None, times=None, max_points: int =
             metrics["mean_gap"][ti, pi] = float(np.linalg.norm(sa.mean - sb.mean))
             metrics["cov_gap"][ti, pi] = float(np.linalg.norm(sa.cov - sb.cov))
             metrics["energy_gap"][ti, pi] = abs(sa.energy - sb.energy)
-    meshes = any(isinstance(traj.grid, Mesh) for traj in trajectories)
+    meshes = any(is_mesh(traj.grid) for traj in trajectories)
     from .plot import axis_names, equation_name
 
     return Comparison(np.asarray(common), names, pairs, metrics, energies,
@@ -338,9 +339,9 @@ def reference_grid(trajectories) -> tuple[Grid, str]:
     """The grid of L1, ``energy=`` and the plots, and how it was chosen: the first run's grid;
     after a mesh run, the first grid of a later run; mesh runs only, a grid over the first
     mesh's bounding box with cells of width ``√(2|Ω|/n_triangles)`` (two triangles a cell)."""
-    grids = [traj.grid for traj in trajectories if isinstance(traj.grid, Grid)]
+    grids = [traj.grid for traj in trajectories if is_grid(traj.grid)]
     first = trajectories[0].grid
-    if isinstance(first, Grid):
+    if is_grid(first):
         return first, ""
     if first is None:
         raise PdeflowError("the first trajectory has no grid; put a grid (or particle) run first")
@@ -354,7 +355,7 @@ def reference_grid(trajectories) -> tuple[Grid, str]:
 
 def _check_dimensions(trajectories, runs) -> None:
     def describe(traj):
-        if isinstance(traj.grid, Mesh):
+        if is_mesh(traj.grid):
             return traj.grid.ndim, "mesh"
         if traj.grid is not None:
             return traj.grid.ndim, "grid"

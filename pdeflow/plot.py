@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .domain import is_mesh
 from .errors import PdeflowError
 from .trajectory import Trajectory
 
@@ -178,7 +179,7 @@ def _image(ax, traj: Trajectory, i: int, exact) -> None:
     rho = traj.density(i)
     t = float(traj.times[i])
     label = f"t = {t:.3g}"
-    if hasattr(grid, "triangles"):  # a finite-element mesh: nodal values, triangulated
+    if is_mesh(grid):  # nodal values, triangulated
         x, y = grid.nodes[:, 0], grid.nodes[:, 1]
         im = ax.tripcolor(x, y, grid.triangles, rho, shading="gouraud", cmap="magma")
         if exact is not None and np.ptp(exact(t)) > 0:

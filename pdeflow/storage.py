@@ -35,6 +35,7 @@ import numpy as np
 from ._h5 import IO_ERRORS, check_writable, damaged, open_file, os_reason, readable, space_left
 from ._version import __version__
 from .checkpoints import resume_checkpoint, write_checkpoint
+from .domain import is_mesh
 from .errors import StorageError
 from .grid import Grid
 from .stored_comparisons import is_comparison
@@ -92,7 +93,7 @@ class RunWriter:
             self.time = self.group.create_dataset("time", (0,), maxshape=(None,), dtype="f8",
                                                   chunks=(256,))
             self.time.make_scale("time")
-            if _is_mesh(grid):
+            if is_mesh(grid):
                 _write_mesh(self.group, grid)
             elif grid is not None:
                 for name, centres in zip(grid.axis_names, grid.axes, strict=True):
@@ -161,7 +162,7 @@ class RunWriter:
     def _create_field(self, name: str, value: np.ndarray) -> h5py.Dataset:
         g = self.group
         if name == "density" and self.grid is not None and value.shape == self.grid.shape:
-            dims = ("node",) if _is_mesh(self.grid) else self.grid.axis_names
+            dims = ("node",) if is_mesh(self.grid) else self.grid.axis_names
         elif name == "position":
             n, d = value.shape
             if "particle" not in g:
@@ -436,8 +437,6 @@ def _along_time(ds: h5py.Dataset) -> bool:
     return bool(ds.dims[0]) and (ds.dims[0][0].name or "").endswith("/time")
 
 
-def _is_mesh(grid) -> bool:
-    return grid is not None and hasattr(grid, "triangles") and hasattr(grid, "nodes")
 
 
 def _write_mesh(group: h5py.Group, mesh) -> None:

@@ -10,8 +10,8 @@ import warnings
 
 import numpy as np
 
+from ..domain import is_grid
 from ..errors import PdeflowError
-from ..grid import Grid
 from ..storage import RunWriter, check_writable, has_run, read_group
 from ..trajectory import BLOW_UP, FINISHED, INTERRUPTED, Trajectory
 from . import driver
@@ -89,7 +89,7 @@ def unsupported(problem, method: str) -> str | None:
     if declared.requires is not None:
         return declared.requires(problem)
     grid = problem.grid
-    if grid is not None and not isinstance(grid, Grid):
+    if grid is not None and not is_grid(grid):
         others = [m for m, d in methods().items() if d.requires is not None
                   and d.requires(problem) is None]
         return (f"method={method!r} needs a problem on a pf.Grid, got {type(grid).__name__}; "

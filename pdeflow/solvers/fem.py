@@ -54,6 +54,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from ..domain import is_mesh
 from ..energy import TINY, Entropy, PowerLaw, log_mean
 from ..errors import PdeflowError
 from ..mesh import Mesh
@@ -95,7 +96,7 @@ def unsupported(problem) -> str | None:
     """Why the finite elements cannot solve ``problem`` (None: they can)."""
     if (why := low_rank_refusal(problem, "fem")) is not None:
         return why
-    if not isinstance(problem.grid, Mesh):
+    if not is_mesh(problem.grid):
         return (f"method='fem' needs a problem on a pf.Mesh, got {type(problem.grid).__name__}; "
                 "build it on e.g. pf.Mesh.rectangle(bounds, refine) or pf.Mesh.disk(radius, refine) "
                 "(presets and TOML specs are on grids)")

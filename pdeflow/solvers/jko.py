@@ -76,9 +76,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..domain import is_grid
 from ..energy import Entropy
 from ..errors import PdeflowError
-from ..grid import Grid
 from ._jko_bfm import BackAndForthJKO
 from ._jko_entropic import EntropicJKO
 from ._jko_lagrangian import LagrangianJKO
@@ -121,7 +121,7 @@ def unsupported(problem) -> str | None:
     """Why JKO cannot solve ``problem`` (None: it can)."""
     if (why := low_rank_refusal(problem, "jko")) is not None:
         return why
-    if not isinstance(problem.grid, Grid):
+    if not is_grid(problem.grid):
         return (f"method='jko' needs a problem on a pf.Grid, got {type(problem.grid).__name__}; "
                 "use method='fem' on meshes")
     return None
