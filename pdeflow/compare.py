@@ -102,8 +102,8 @@ class _State:
 
 def _particle_weights(traj: Trajectory, i: int) -> np.ndarray:
     X = traj.positions(i)
-    if traj.weights is not None:
-        return np.asarray(traj.weights, dtype=float)
+    if traj.weights_at(i) is not None:
+        return np.asarray(traj.weights_at(i), dtype=float)
     mass = traj.diagnostics.get("mass", np.ones(len(traj)))[i]
     return np.full(len(X), float(mass) / len(X))
 

@@ -163,6 +163,10 @@ class RunWriter:
         g = self.group
         if name == "density" and self.grid is not None and value.shape == self.grid.shape:
             dims = ("node",) if is_mesh(self.grid) else self.grid.axis_names
+        elif name == "weight" and value.ndim == 1:  # weights that change: weight(time, particle)
+            if "particle" not in g:
+                g.create_dataset("particle", data=np.arange(len(value))).make_scale("particle")
+            dims = ("particle",)
         elif name == "position":
             n, d = value.shape
             if "particle" not in g:
@@ -427,7 +431,7 @@ def read_group(g: h5py.Group) -> Trajectory:
         diagnostics=diagnostics,
         status=str(attrs.get("status", RUNNING)),
         meta=meta,
-        weights=g["weight"][:] if "weight" in g else None,
+        weights=g["weight"][:] if "weight" in g and g["weight"].ndim == 1 else None,
     )
 
 

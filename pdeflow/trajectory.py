@@ -97,8 +97,15 @@ class Trajectory:
         if "position" in self.frames:
             from .deposit import particles_to_density
 
-            return particles_to_density(self.positions(i), self.weights, self.grid, **options)
+            return particles_to_density(self.positions(i), self.weights_at(i), self.grid, **options)
         raise PdeflowError(f"this {self.method} trajectory holds no frames")
+
+    def weights_at(self, i: int = -1) -> np.ndarray | None:
+        """Particle weights at snapshot ``i``: the ``weight`` frame of a run whose weights change
+        (Fisher–Rao parts), else the run's fixed weights."""
+        if "weight" in self.frames:
+            return np.asarray(self.frames["weight"][i])
+        return self.weights
 
     def positions(self, i: int = -1) -> np.ndarray:
         """Particle positions ``(N, d)`` at snapshot ``i`` (particle runs only)."""

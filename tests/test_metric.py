@@ -101,7 +101,10 @@ def test_wfr_energy_dissipation_matches_the_discrete_energy():
 def test_other_methods_refuse_a_reaction_metric_and_the_implicit_step_too():
     grid = pf.Grid([(-3.0, 3.0)], 30)
     problem = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5), metric=pf.FisherRao(1.0))
-    with pytest.raises(pf.PdeflowError, match="method 'particles' solves Wasserstein"):
+    with pytest.raises(pf.PdeflowError, match="method 'jko' solves Wasserstein"):
+        pf.solve(problem, 0.1, method="jko", progress=False)
+    # weighted particles take Fisher–Rao parts of potentials and low-rank terms, not the entropy
+    with pytest.raises(pf.PdeflowError, match="an internal energy .* not supported"):
         pf.solve(problem, 0.1, method="particles", progress=False)
     with pytest.raises(pf.PdeflowError, match="implicit step solves Wasserstein flows"):
         pf.solve(problem, 0.1, scheme="implicit", progress=False)

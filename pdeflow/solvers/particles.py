@@ -63,6 +63,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..deposit import cic_density, grid_arrays, interpolate, sample_particles
+from ..domain import is_grid
 from ..energy import Entropy, PowerLaw
 from ..errors import PdeflowError
 from ..grid import Grid
@@ -70,6 +71,7 @@ from . import _particle_kernels as pk
 from ._network_drift import feature_drifts
 from ._particle_blob import BlobDrift, default_blob_width
 from ._particle_interactions import InteractionDrift, grid_gradient
+from ._particle_reaction import WeightReaction, reaction_refusal
 from .method import Method, Options, option
 from .stepper import MAX_STEPS, MAX_STEPS_LIMIT, BlowUp, StepperBase, default_blowup_density, land
 
@@ -173,6 +175,9 @@ class Particles(StepperBase):
                                              options.interaction, options.softening, mesh_refine,
                                              self.scale, self.periodic, self.period)
         self.interaction, self.softening = self.interactions.mode, self.interactions.softening
+        self.metric = problem.metric
+        self.reaction = (WeightReaction(self.energy, self.metric, self.features)
+                         if self.metric.reaction else None)
         self.noise = np.zeros((self.N, self.d) if self.brownian_D else (0, self.d))
         if blowup_density is None and self.energy.interactions and grid is not None:
             blowup_density = default_blowup_density(self.mass, grid.cell_volume)
@@ -300,6 +305,10 @@ class Particles(StepperBase):
     def step(self, remaining: float) -> float:
         """Euler(–Maruyama): X ← X + v dt (+ √(2 D dt) ξ), reflected at walls, wrapped on
         periodic axes."""
+        if not self.metric.transport:  # Fisher–Rao alone: the atoms stay, their weights react
+            dt = land(min(self.dt, remaining), remaining)
+            self.reaction.step(self.X, self.w, dt)
+            return dt
         dt = land(min(self.dt, self.velocity(self.X, self.v), remaining), remaining)
         amplitude = 0.0
         if self.brownian_D:
@@ -307,6 +316,8 @@ class Particles(StepperBase):
             amplitude = np.sqrt(2.0 * self.brownian_D * dt)
         pk.advance_positions(self.X, self.v, self.noise, dt, amplitude, self.lo, self.hi,
                              self.periodic, self.walls)
+        if self.reaction is not None:  # Lie splitting: transport, then the weights' reaction
+            self.reaction.step(self.X, self.w, dt)
         return dt
 
     def peak_density(self) -> float | None:
@@ -338,6 +349,8 @@ class Particles(StepperBase):
             raise PdeflowError(f"the stored positions have shape {X.shape}; this run has "
                                f"{self.X.shape} (n_particles={self.N} in {self.d}D)")
         self.X[...] = X
+        if self.reaction is not None:  # the weights changed with time: they are in the frame
+            self.w[...] = fields["weight"]
         self.t = float(t)
         if checkpoint and "rng" in checkpoint:
             self.rng.bit_generator.state = checkpoint["rng"]
@@ -349,13 +362,16 @@ class Particles(StepperBase):
 
     # -- output ----------------------------------------------------------------------------------
     def fields(self) -> dict:
+        if self.reaction is not None:  # weights that change: one frame per snapshot
+            return {"position": self.X, "weight": self.w}
         return {"position": self.X}
 
     def static(self) -> dict:
-        return {"weight": self.w}
+        return {} if self.reaction is not None else {"weight": self.w}
 
     def diagnostics(self) -> dict:
-        X, w, M = self.X, self.w, self.mass
+        X, w = self.X, self.w
+        M = float(w.sum()) if self.reaction is not None else self.mass
         mean = w @ X / M
         cov = (X - mean).T @ ((X - mean) * w[:, None]) / M
         out = {"mass": float(w.sum()), "energy": np.nan,
@@ -364,10 +380,12 @@ class Particles(StepperBase):
         if self.grid is not None:
             rho = cic_density(X, w, self.grid, out=self.rho_grid)
             out["max_density"] = float(rho.max())
-            if not self.features:
+            if not self.features and self.reaction is None:
                 out["energy"] = self.grid_energy.value(rho)
-        if self.features:  # the potential and interaction energies of the particles themselves
+        if self.features or self.reaction is not None:  # the particles' own energies (exact)
             out["energy"] = self.particle_energy(rho)
+        if self.reaction is not None:
+            out["reaction_dissipation"] = self.reaction.dissipation(X, w)
         for k, a in enumerate(self.names):
             out[f"mean_{a}"] = float(mean[k])
             out[f"var_{a}"] = float(cov[k, k])
@@ -419,8 +437,19 @@ def initial_particles(problem, n_particles: int | None, rng: np.random.Generator
     return np.ascontiguousarray(X), np.full(n, problem.mass / n), scale
 
 
+def unsupported(problem) -> str | None:
+    """Why the particle method cannot solve ``problem`` (None: it can): a problem on a pf.Grid
+    (or without a grid), and for a Fisher–Rao part, weighted particles' conditions."""
+    grid = problem.grid
+    if grid is not None and not is_grid(grid):
+        return (f"method='particles' needs a problem on a pf.Grid, got {type(grid).__name__}; "
+                "use method='fem' on meshes")
+    return reaction_refusal(problem) if problem.metric.reaction else None
+
+
 METHOD = Method(
-    name="particles", options=ParticlesOptions, build=_build, stochastic=True,
+    name="particles", options=ParticlesOptions, build=_build, stochastic=True, reaction=True,
+    requires=unsupported,
     summary="particles: Euler-Maruyama or the blob method for the entropy, pair sums or "
             "particle-mesh for interactions; also networks given by their neurons",
 )
