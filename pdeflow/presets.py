@@ -11,6 +11,10 @@ mean-field         two-layer relu network (a, w) fitting y = relu(x) − relu(�
                    points: the PDE on an 80² grid over [−4, 4]² (fv; the box holds all but
                    1e-3 of the mass up to t = 2) and gradient descent on a width-2000 network
                    in mean-field scaling (particles, learning rate 0.005)
+fisher-rao         1D Fisher–Rao flow of KL(ρ | e^{−V}), V = (x² − 1)²: mass reweighted into
+                   the other well without transport; closed form ρ0^{e^{−t}} π^{1−e^{−t}}
+wfr-network        the mean-field preset in the Wasserstein–Fisher–Rao metric (rate 2):
+                   neurons move and are reweighted (birth–death); PDE and 2000 neurons
 ================== =====================================================================
 
 Preset names use hyphens; ``get_preset`` also accepts underscores.
@@ -75,6 +79,27 @@ PRESETS: dict[str, dict] = {
         "grid": {"bounds": [[-4.0, 4.0], [-4.0, 4.0]], "cells": 80, "periodic": False},
         "initial": {"kind": "gaussian", "mean": [0.0, 0.0], "cov": 0.3, "mass": 1.0},
         "parameters": {"x": TEACHER_X, "y": TEACHER_Y, "activation": "relu"},
+        "run": {"t_end": 2.0, "snapshots": 11, "methods": ["fv", "particles"]},
+        "particles": {"n_particles": 2000, "seed": 0, "dt": 0.005},
+    },
+    "fisher-rao": {
+        "equation": "fokker_planck",
+        "description": "1D Fisher-Rao flow of KL(rho | e^-V), V = (x^2 - 1)^2: mass reweighted "
+                       "between the wells, none transported; closed form rho0^(e^-t) pi^(1-e^-t)",
+        "grid": {"bounds": [[-3.0, 3.0]], "cells": 300, "periodic": False},
+        "initial": {"kind": "gaussian", "mean": 1.0, "cov": 0.1, "mass": 1.0},
+        "parameters": {"D": 1.0, "V": "(x**2 - 1)**2"},
+        "metric": {"name": "fisher_rao", "rate": 1.0},
+        "run": {"t_end": 2.0, "snapshots": 11, "methods": ["fv"]},
+    },
+    "wfr-network": {
+        "equation": "mean_field_network",
+        "description": "the mean-field preset trained in the Wasserstein-Fisher-Rao metric (rate "
+                       "2): transport and birth-death of neurons; the PDE and 2000 neurons",
+        "grid": {"bounds": [[-4.0, 4.0], [-4.0, 4.0]], "cells": 80, "periodic": False},
+        "initial": {"kind": "gaussian", "mean": [0.0, 0.0], "cov": 0.3, "mass": 1.0},
+        "parameters": {"x": TEACHER_X, "y": TEACHER_Y, "activation": "relu"},
+        "metric": {"name": "wasserstein_fisher_rao", "rate": 2.0},
         "run": {"t_end": 2.0, "snapshots": 11, "methods": ["fv", "particles"]},
         "particles": {"n_particles": 2000, "seed": 0, "dt": 0.005},
     },

@@ -167,10 +167,15 @@ def build_problem(spec: dict):
     from . import initial as init
     from . import problems
     from .grid import Grid
+    from .metric import FisherRao, Wasserstein, WassersteinFisherRao
 
     spec = validate_spec(spec)
     g, ini, par = spec["grid"], spec["initial"], dict(spec.get("parameters", {}))
     grid = Grid(g["bounds"], g["cells"], g["periodic"])
+    if "metric" in spec:
+        kind = {"wasserstein": Wasserstein, "fisher_rao": FisherRao,
+                "wasserstein_fisher_rao": WassersteinFisherRao}[spec["metric"]["name"]]
+        par["metric"] = kind(**{k: v for k, v in spec["metric"].items() if k != "name"})
     equation, kind = spec["equation"], ini["kind"]
     if "V" in par:
         V = compile_expression(par["V"], grid.ndim, where="parameters.V")

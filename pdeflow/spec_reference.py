@@ -21,6 +21,7 @@ from .spec_validation import (
     INITIAL,
     MAX_CELLS,
     MAX_SNAPSHOTS,
+    METRICS,
     PARAMETERS,
     VALUES,
 )
@@ -84,6 +85,11 @@ def spec_reference() -> str:
                 where.append(f"`{equation}` ({default})")
         lines.append(_row("[parameters]", f"`{key}`", KINDS[VALUES[key]], "see notes",
                           "equation (default): " + ", ".join(where)))
+    lines.append(_row("[metric]", "`name`", "string", '"wasserstein"',
+                      ", ".join(f"`{m}`" for m in METRICS) + "; the table is optional"))
+    lines.append(_row("[metric]", "`rate`", "number > 0", "1", "α of the Fisher–Rao part"))
+    lines.append(_row("[metric]", "`normalized`", "true/false", "true",
+                      "keep the mass (false: unbalanced)"))
     lines.append(_row("[run]", "`t_end`", "number > 0", "required", "final time"))
     lines.append(_row("[run]", "`snapshots`", "integer ≥ 2", "11", f"at most {MAX_SNAPSHOTS}"))
     declared = methods()

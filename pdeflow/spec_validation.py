@@ -54,7 +54,9 @@ MAX_EXPRESSION = 2000  # characters of an expression (deeper nesting exhausts th
 MAX_CELLS = 200_000_000       # grid cells, all axes together (1.6 GB per density array)
 MAX_SNAPSHOTS = 100_000       # run.snapshots
 CELL_WIDTH = (1e-100, 1e100)  # dx per axis: dx², dx^d and 1/dx² stay normal floats
-TABLES = {"grid": ("bounds", "cells", "periodic"), "run": ("t_end", "snapshots", "methods")}
+TABLES = {"grid": ("bounds", "cells", "periodic"), "run": ("t_end", "snapshots", "methods"),
+          "metric": ("name", "rate", "normalized")}
+METRICS = ("wasserstein", "fisher_rao", "wasserstein_fisher_rao")  # [metric] name
 EXPRESSION_NAMES = {
     name: getattr(np, name)
     for name in (
@@ -78,6 +80,7 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
     available = list(declared_methods())
     method_tables = set(available)
     check.keys("the spec", spec, ("equation", "description", "grid", "initial", "parameters", "run",
+                                  "metric",
                                   *method_tables), required=("equation", "grid", "initial", "run"))
     equation = spec["equation"]
     if not isinstance(equation, str) or equation not in PARAMETERS:
@@ -121,6 +124,20 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
         for key, value in table.items():
             if key != "kind":
                 check.value(f"{name}.{key}", VALUES[key], value, ndim)
+
+    if "metric" in spec:
+        metric = check.table(spec, "metric")
+        check.keys("[metric]", metric, TABLES["metric"], required=("name",))
+        if metric["name"] not in METRICS:
+            check.fail(f"metric.name {metric['name']!r} is unknown; choose one of {', '.join(METRICS)}")
+        if metric["name"] != "wasserstein":
+            metric.setdefault("rate", 1.0)
+            metric.setdefault("normalized", True)
+            check.value("metric.rate", "positive", metric["rate"], 1)
+            if not isinstance(metric["normalized"], bool):
+                check.fail(f"metric.normalized must be true or false, got {metric['normalized']!r}")
+        elif set(metric) - {"name"}:
+            check.fail("metric 'wasserstein' takes no rate or normalized")
 
     run = check.table(spec, "run")
     check.keys("[run]", run, TABLES["run"], required=("t_end",))

@@ -49,6 +49,8 @@ SMALL = {
     "keller-segel": (32, 0.1),
     "keller-segel-blowup": (48, 1.0),
     "mean-field": (24, 0.2),
+    "fisher-rao": (60, 0.5),
+    "wfr-network": (24, 0.2),
 }
 
 
