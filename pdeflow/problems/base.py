@@ -49,6 +49,9 @@ class Problem:
         The geometry of the flow (:mod:`pdeflow.metric`): ``Wasserstein()`` (default),
         ``FisherRao(rate)`` or ``WassersteinFisherRao(rate)``. The exact solutions the factories
         attach are those of the Wasserstein flow: with another metric ``exact`` is None.
+    kinetic : bool
+        A density f(θ, v) on phase space (:mod:`pdeflow.problems.kinetic`), not a gradient flow
+        of ρ: only the methods declared ``kinetic=True`` solve it, and only they.
     """
 
     name: str
@@ -61,6 +64,7 @@ class Problem:
     particles0: np.ndarray | Callable | None = None
     walls: bool = True
     metric: Metric = field(default_factory=Wasserstein)
+    kinetic: bool = False
 
     def __post_init__(self) -> None:
         self.metric = as_metric(self.metric)
@@ -85,6 +89,7 @@ class Problem:
             "energy": self.energy.to_dict(),
             "mass": self.mass,
             "metric": self.metric.to_dict(),
+            **({"kinetic": True} if self.kinetic else {}),
         }
 
 
