@@ -17,13 +17,13 @@ For V = ω²|θ|²/2 (:func:`kramers_harmonic`) Gaussians stay Gaussian: with Z 
 
     μ' = A μ,   Σ' = AΣ + ΣAᵀ + diag(0, 2γT I),   A = [[0, I], [−ω² I, −γ I]],
 
-solved exactly here by the matrix exponential (Van Loan's block form for Σ).
+solved exactly here by the matrix exponential and the Lyapunov equation.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import expm
+from scipy.linalg import expm, solve_continuous_lyapunov
 
 from ..energy import FreeEnergy, Potential
 from ..errors import PdeflowError
@@ -138,12 +138,22 @@ def harmonic_generator(d: int, omega: float, gamma: float, T: float):
 
 def gaussian_moments_at(A, Q, mu0, cov0, t: float):
     """Mean and covariance at time t of dZ = AZ dt + Q^{1/2} dW from N(mu0, cov0):
-    μ = e^{At} μ0, Σ = e^{At} Σ0 e^{Aᵀt} + ∫₀ᵗ e^{As} Q e^{Aᵀs} ds (Van Loan: one exponential
-    of [[−A, Q], [0, Aᵀ]] t gives both)."""
+    μ = e^{At} μ0 and Σ = e^{At} Σ0 e^{Aᵀt} + ∫₀ᵗ e^{As} Q e^{Aᵀs} ds.
+
+    For a stable A (γ, ω > 0) the integral is Σ∞ − e^{At} Σ∞ e^{Aᵀt} with Σ∞ the solution of
+    the Lyapunov equation AΣ∞ + Σ∞Aᵀ + Q = 0 (well conditioned at every t); otherwise Van
+    Loan's exponential of [[−A, Q], [0, Aᵀ]] t, which holds e^{−At} (fine while that is finite).
+    """
     n = A.shape[0]
-    block = expm(np.block([[-A, Q], [np.zeros((n, n)), A.T]]) * t)
-    phi = block[n:, n:].T
-    noise = phi @ block[:n, n:]
+    phi = expm(A * t)
+    if not np.any(Q):
+        noise = np.zeros_like(Q)
+    elif np.all(np.linalg.eigvals(A).real < 0):
+        stationary = solve_continuous_lyapunov(A, -Q)
+        noise = stationary - phi @ stationary @ phi.T
+    else:
+        block = expm(np.block([[-A, Q], [np.zeros((n, n)), A.T]]) * t)
+        noise = phi @ block[:n, n:]
     cov = phi @ cov0 @ phi.T + noise
     return phi @ mu0, 0.5 * (cov + cov.T)
 

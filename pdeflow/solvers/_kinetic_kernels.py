@@ -2,10 +2,11 @@
 
 A density ``f[i, j]`` on cells (θ_i, v_j) changes by the divergence of three face fluxes,
 
-    L f = −∂θ(v f) − ∂v(a f) − ∂v J,   a_i = −V'(θ_i),   J = (w⁺ f_j − w⁻ f_{j+1}) / h_v,
+    L f = −∂θ(v f) − ∂v((a + c) f) − ∂v J,   a_i = −V'(θ_i),   J = (w⁺ f_j − w⁻ f_{j+1}) / h_v,
 
-transport in θ at the cell's velocity v_j, transport in v under the force a_i (each upwind on a
-reconstructed edge value: first order, or minmod-limited second order), and the
+transport in θ at the cell's velocity v_j, transport in v under the force a_i plus a face
+velocity c_{j+1/2} (the friction −γv when T = 0; else 0) (each upwind on a reconstructed edge
+value: first order, or minmod-limited second order), and the
 Scharfetter–Gummel flux of friction and noise, ``w^± = w(γT, ±γ(v²_{j+1} − v²_j)/2)`` (the
 weights of :func:`~pdeflow.solvers.drift_diffusion.drift_diffusion_weight`), which vanishes on
 the discrete Maxwellian ``f_j ∝ e^{−v_j²/2T}``. Walls carry no flux; θ may be periodic.
@@ -33,9 +34,10 @@ def _edge(f_m, f_0, f_p, sign: float, order: int) -> float:
 
 
 @numba.njit(cache=True)
-def kinetic_rate(f, v, a, w_plus, w_minus, h_theta, h_v, periodic, order, out):
-    """``out = L f`` (module docstring). ``v`` (n_v,), ``a`` (n_θ,), ``w_plus``/``w_minus``
-    (n_v − 1,) the SG weights of the interior v faces; ``order`` 1 or 2."""
+def kinetic_rate(f, v, a, c, w_plus, w_minus, h_theta, h_v, periodic, order, out):
+    """``out = L f`` (module docstring). ``v`` (n_v,), ``a`` (n_θ,); ``c``, ``w_plus`` and
+    ``w_minus`` (n_v − 1,): the face velocity and the SG weights of the interior v faces;
+    ``order`` 1 or 2."""
     n, m = f.shape
     out[:, :] = 0.0
     # θ faces: i + 1/2 between cells i and i + 1 (periodic: the face n − 1 + 1/2 wraps to 0)
@@ -55,8 +57,8 @@ def kinetic_rate(f, v, a, w_plus, w_minus, h_theta, h_v, periodic, order, out):
             out[right, j] += flux
     # v faces: j + 1/2, force transport and SG; the walls j = −1/2 and m − 1/2 carry nothing
     for i in range(n):
-        u = a[i]
         for j in range(m - 1):
+            u = a[i] + c[j]
             if u > 0.0:
                 value = _edge(f[i, max(j - 1, 0)], f[i, j], f[i, j + 1], 1.0, order)
             else:
@@ -67,10 +69,10 @@ def kinetic_rate(f, v, a, w_plus, w_minus, h_theta, h_v, periodic, order, out):
 
 
 @numba.njit(cache=True)
-def kinetic_stage(alpha, x, beta, y, dt, v, a, w_plus, w_minus, h_theta, h_v, periodic, order,
-                  out) -> int:
+def kinetic_stage(alpha, x, beta, y, dt, v, a, c, w_plus, w_minus, h_theta, h_v, periodic,
+                  order, out) -> int:
     """One SSP-RK stage, ``out = α x + β (y + dt L y)``; returns the number of negative cells."""
-    kinetic_rate(y, v, a, w_plus, w_minus, h_theta, h_v, periodic, order, out)
+    kinetic_rate(y, v, a, c, w_plus, w_minus, h_theta, h_v, periodic, order, out)
     negative = 0
     n, m = out.shape
     for i in range(n):
@@ -82,7 +84,7 @@ def kinetic_stage(alpha, x, beta, y, dt, v, a, w_plus, w_minus, h_theta, h_v, pe
     return negative
 
 
-def kinetic_rate_numpy(f, v, a, w_plus, w_minus, h_theta, h_v, periodic, order):
+def kinetic_rate_numpy(f, v, a, c, w_plus, w_minus, h_theta, h_v, periodic, order):
     """:func:`kinetic_rate` in plain NumPy (the reference its test compares against)."""
     def edges(g, axis, wrap):
         """Right and left edge values of every cell along ``axis``."""
@@ -116,8 +118,9 @@ def kinetic_rate_numpy(f, v, a, w_plus, w_minus, h_theta, h_v, periodic, order):
         rate[:-1] -= flux
         rate[1:] += flux
     top, bottom = edges(f, 1, False)
-    value = np.where(a[:, None] > 0, top[:, :-1], bottom[:, 1:])
-    flux = (a[:, None] * value + (w_plus * f[:, :-1] - w_minus * f[:, 1:]) / h_v) / h_v
+    u = a[:, None] + c[None, :]
+    value = np.where(u > 0, top[:, :-1], bottom[:, 1:])
+    flux = (u * value + (w_plus * f[:, :-1] - w_minus * f[:, 1:]) / h_v) / h_v
     rate[:, :-1] -= flux
     rate[:, 1:] += flux
     return rate

@@ -12,9 +12,10 @@ Why it is built this way:
 - Friction and noise act in v alone and are a Fokker–Planck operator with potential γv²/2 and
   diffusivity γT: the Scharfetter–Gummel flux (the same weight as ``fv``'s), which is zero on
   the discrete Maxwellian ``e^{−v²/2T}``, so the velocity relaxation does not bias the
-  Maxwell–Boltzmann state; at T = 0 (heavy ball) it becomes upwind friction.
+  Maxwell–Boltzmann state. At T = 0 (heavy ball) SG would be first-order upwind friction, so
+  the friction −γv joins the force in the limited transport instead.
 - SSP-RK3 (Shu–Osher): each stage a convex combination of forward-Euler steps, so positivity
-  holds at ``dt ≤ cfl / (2 max|v|/h_θ + 2 max|V'|/h_v + max_j (w⁺_j + w⁻_{j−1})/h_v²)``. A stage
+  holds at ``dt ≤ cfl / (2 max|v|/h_θ + 2 max|V' + γv|/h_v + max_j (w⁺_j + w⁻_{j−1})/h_v²)``. A stage
   that turns negative (it cannot within the limit) is rejected and the step halved.
 
 Mass is conserved to round-off (flux form, no-flux walls); the free energy
@@ -67,13 +68,19 @@ class KineticFiniteVolume(StepperBase):
         self.force = -np.asarray(problem.grad_V(theta)[0], dtype=float) * np.ones_like(theta)
         self.gamma, self.T = problem.gamma, problem.T
         dpsi = 0.5 * self.gamma * np.diff(self.v**2)
-        D = np.full_like(dpsi, self.gamma * self.T)
-        self.w_plus = drift_diffusion_weight(D, dpsi)
-        self.w_minus = drift_diffusion_weight(D, -dpsi)
+        if self.T > 0:  # friction and noise: SG, exact on the discrete Maxwellian
+            D = np.full_like(dpsi, self.gamma * self.T)
+            self.w_plus = drift_diffusion_weight(D, dpsi)
+            self.w_minus = drift_diffusion_weight(D, -dpsi)
+            self.friction = np.zeros_like(dpsi)
+        else:  # friction alone: limited transport at −γv on the faces (SG would be upwind)
+            self.w_plus = self.w_minus = np.zeros_like(dpsi)
+            self.friction = -self.gamma * 0.5 * (self.v[1:] + self.v[:-1])
         outflow = np.zeros_like(self.v)  # per v cell: what SG takes out of it, per unit f
         outflow[:-1] += self.w_plus
         outflow[1:] += self.w_minus
-        rate = (2 * np.abs(self.v).max() / self.h_theta + 2 * np.abs(self.force).max() / self.h_v
+        speed_v = np.abs(self.force).max() + np.abs(self.friction).max()
+        rate = (2 * np.abs(self.v).max() / self.h_theta + 2 * speed_v / self.h_v
                 + outflow.max() / self.h_v**2)
         self.dt_limit = 1.0 / rate
         coords = grid.coords()
@@ -84,7 +91,7 @@ class KineticFiniteVolume(StepperBase):
         self.rejected = 0
 
     def _stage(self, alpha, x, beta, y, dt, out) -> bool:
-        return kinetic_stage(alpha, x, beta, y, dt, self.v, self.force, self.w_plus,
+        return kinetic_stage(alpha, x, beta, y, dt, self.v, self.force, self.friction, self.w_plus,
                              self.w_minus, self.h_theta, self.h_v, self.periodic, self.order,
                              out) == 0
 
