@@ -11,6 +11,9 @@ mean-field         two-layer relu network (a, w) fitting y = relu(x) − relu(�
                    points: the PDE on an 80² grid over [−4, 4]² (fv; the box holds all but
                    1e-3 of the mass up to t = 2) and gradient descent on a width-2000 network
                    in mean-field scaling (particles, learning rate 0.005)
+kramers            Kramers' equation on phase space (x, v), V = x²/2, γ = 1, T = 1/2, from
+                   N((2, 0), I/4): phase-space finite volumes and 20 000 underdamped
+                   Langevin particles; exact Gaussian moments
 ================== =====================================================================
 
 Preset names use hyphens; ``get_preset`` also accepts underscores.
@@ -77,6 +80,16 @@ PRESETS: dict[str, dict] = {
         "parameters": {"x": TEACHER_X, "y": TEACHER_Y, "activation": "relu"},
         "run": {"t_end": 2.0, "snapshots": 11, "methods": ["fv", "particles"]},
         "particles": {"n_particles": 2000, "seed": 0, "dt": 0.005},
+    },
+    "kramers": {
+        "equation": "kramers_harmonic",
+        "description": "Kramers' equation on phase space (x, v), V = x^2/2, gamma = 1, T = 1/2, "
+                       "from N((2, 0), I/4): grid and Langevin particles; exact Gaussian",
+        "grid": {"bounds": [[-6.0, 6.0], [-6.0, 6.0]], "cells": 96, "periodic": False},
+        "initial": {"kind": "gaussian", "mean": [2.0, 0.0], "cov": 0.25, "mass": 1.0},
+        "parameters": {"omega": 1.0, "gamma": 1.0, "T": 0.5},
+        "run": {"t_end": 3.0, "snapshots": 11, "methods": ["kinetic", "kinetic_particles"]},
+        "kinetic_particles": {"n_particles": 20000, "seed": 0, "dt": 0.01},
     },
 }
 

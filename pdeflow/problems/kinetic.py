@@ -90,8 +90,8 @@ def kinetic_fokker_planck(grid: Grid | None, f0, V, gamma: float = 1.0, T: float
 
 
 def kramers_harmonic(grid: Grid | None, omega: float = 1.0, gamma: float = 1.0, T: float = 1.0,
-                     mean=(1.0, 0.0), cov=0.25, dim: int = 1) -> Problem:
-    """Kramers' equation for ``V = ω²|θ|²/2`` from the Gaussian N(mean, cov) on phase space.
+                     mean=(1.0, 0.0), cov=0.25, dim: int = 1, mass: float = 1.0) -> Problem:
+    """Kramers' equation for ``V = ω²|θ|²/2`` from ``mass`` N(mean, cov) on phase space.
 
     ``problem.exact_moments(t) -> (μ, Σ)`` (size 2d) and, on a grid, ``problem.exact(t)``: the
     Gaussian with those moments. ``dim`` is the dimension of θ (1 on a grid; any with particles).
@@ -110,7 +110,7 @@ def kramers_harmonic(grid: Grid | None, omega: float = 1.0, gamma: float = 1.0, 
     def sample(n, rng):
         return rng.multivariate_normal(mu0, cov0, size=n)
 
-    f0 = gaussian_on_grid(grid, mu0, cov0, 1.0) if grid is not None else None
+    f0 = gaussian_on_grid(grid, mu0, cov0, mass) if grid is not None else None
     problem = kinetic_fokker_planck(grid, f0, V, gamma, T, grad_V=grad_V,
                                     particles0=sample if grid is None else None)
     problem.name = "kramers_harmonic"
@@ -124,7 +124,7 @@ def kramers_harmonic(grid: Grid | None, omega: float = 1.0, gamma: float = 1.0, 
 
     problem.exact_moments = moments
     if grid is not None:
-        problem.exact = lambda t: gaussian_on_grid(grid, *moments(t), 1.0)
+        problem.exact = lambda t: gaussian_on_grid(grid, *moments(t), mass)
     return problem
 
 

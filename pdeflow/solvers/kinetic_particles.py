@@ -122,10 +122,20 @@ class KineticParticles(StepperBase):
         return {"weight": self.w}
 
     def diagnostics(self) -> dict:
-        """Mass and ``energy`` = ∫ f (|v|²/2 + V), the free energy without its entropy (which
-        particles do not carry)."""
+        """Mass and ``energy``, the free energy ∫ f (|v|²/2 + V) − T S with the entropy S of the
+        Gaussian of the particles' mean and covariance, ½ log((2πe)^{2d} det Σ): exact when the
+        law is Gaussian (a harmonic V from Gaussian data), an upper bound on S otherwise (the
+        Gaussian has the most entropy for its covariance), so then a lower bound on F."""
+        w, M = self.w, float(np.sum(self.w))
         H = 0.5 * np.sum(self.v**2, axis=1) + np.asarray(self.V(*self.theta.T))
-        return {"mass": float(np.sum(self.w)), "energy": float(self.w @ H)}
+        energy = float(w @ H) / M
+        if self.T > 0:
+            centred = self.Z - w @ self.Z / M
+            cov = (centred * w[:, None]).T @ centred / M
+            sign, logdet = np.linalg.slogdet(cov)
+            entropy = 0.5 * (2 * self.d * np.log(2 * np.pi * np.e) + logdet) if sign > 0 else np.inf
+            energy -= self.T * entropy
+        return {"mass": M, "energy": M * energy}
 
 
 def _build(problem, t_end: float, options: KineticParticlesOptions):
