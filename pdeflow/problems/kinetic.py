@@ -61,6 +61,16 @@ def kinetic_fokker_planck(grid: Grid | None, f0, V, gamma: float = 1.0, T: float
     >>> abs(traj.mass[-1] - traj.mass[0]) < 1e-13, bool(traj.energy[-1] < traj.energy[0])
     (True, True)
     """
+    if grad_V is None:
+        grad_V = _centred_gradient(V)
+    return kinetic_problem("kinetic_fokker_planck", grid, f0, PotentialForce(V, grad_V), gamma, T,
+                           FreeEnergy(Potential(V, gradient=grad_V)), particles0=particles0)
+
+
+def kinetic_problem(name: str, grid: Grid | None, f0, force, gamma: float, T: float,
+                    energy: FreeEnergy, particles0=None, parameters=None, axes=None) -> Problem:
+    """A kinetic :class:`Problem` driven by ``force`` (:class:`PotentialForce` or any object with
+    its methods), with the phase-space observables. The equation families call it."""
     gamma, T = float(gamma), float(T)
     if not (np.isfinite(gamma) and gamma >= 0):
         raise PdeflowError(f"gamma (friction) must be >= 0, got {gamma}")
@@ -75,18 +85,44 @@ def kinetic_fokker_planck(grid: Grid | None, f0, V, gamma: float = 1.0, T: float
                                "pass periodic=(True, False) for a periodic θ")
         if f0 is None:
             raise PdeflowError("a phase-space grid needs f0=, the initial density on it")
-    if grad_V is None:
-        grad_V = _centred_gradient(V)
-    dim = 1 if grid is not None else None
+    axes = axes or AXES[1]
     problem = Problem(
-        "kinetic_fokker_planck", grid, f0, FreeEnergy(Potential(V, gradient=grad_V)),
-        parameters={"gamma": gamma, "T": T, "axes": list(AXES[1]) if grid is not None else None},
-        particles0=particles0, kinetic=True,
+        name, grid, f0, energy, particles0=particles0, kinetic=True,
+        parameters={"gamma": gamma, "T": T, "axes": list(axes) if grid is not None else None,
+                    **(parameters or {})},
     )
-    problem.gamma, problem.T, problem.V, problem.grad_V, problem.dim = gamma, T, V, grad_V, dim
-    problem.axis_names = AXES[1] if grid is not None else None
+    problem.gamma, problem.T, problem.force = gamma, T, force
+    problem.axis_names = axes if grid is not None else None
     problem.observe = _observer(problem)
     return problem
+
+
+class PotentialForce:
+    """The force −∇V(θ) of a fixed potential, on the θ axis of a grid and at particles.
+
+    The kinetic methods ask a problem's ``force`` for: ``interacting`` (whether the force
+    depends on ρ), ``on_grid(theta, rho)`` (−∂θξ at the cell centres ``theta`` given
+    ρ = ∫ f dv there, a cell-average array), ``at(Theta, w)`` (−∇θξ at particles (N, d) of
+    weights w) and the potential part of the free energy, ``energy_on_grid(theta, rho, h)``
+    and ``energy_at(Theta, w)``.
+    """
+
+    interacting = False
+
+    def __init__(self, V, grad_V):
+        self.V, self.grad_V = V, grad_V
+
+    def on_grid(self, theta, rho):
+        return -np.asarray(self.grad_V(theta)[0], dtype=float) * np.ones_like(theta)
+
+    def at(self, Theta, w):
+        return -np.stack(np.broadcast_arrays(*self.grad_V(*Theta.T)), axis=1)
+
+    def energy_on_grid(self, theta, rho, h):
+        return float(np.sum(self.V(theta) * rho) * h)
+
+    def energy_at(self, Theta, w):
+        return float(w @ np.asarray(self.V(*Theta.T)))
 
 
 def kramers_harmonic(grid: Grid | None, omega: float = 1.0, gamma: float = 1.0, T: float = 1.0,
@@ -201,16 +237,11 @@ def _coordinate_names(d: int) -> tuple[str, ...]:
 
 
 def _observer(problem: Problem):
-    """``observe(frame)``: ρ = ∫ f dv on the θ axis (grid runs), the moments and ∫ f H."""
-    grid = problem.grid
-
-    def hamiltonian(Z):
-        d = Z.shape[1] // 2
-        return 0.5 * np.sum(Z[:, d:] ** 2, axis=1) + problem.V(*Z[:, :d].T)
-
+    """``observe(frame)``: ρ = ∫ f dv on the θ axis (grid runs), the moments, the kinetic
+    energy ∫ f |v|²/2 and the potential energy (∫ V ρ, or the network's risk)."""
+    grid, force = problem.grid, problem.force
     if grid is not None:
         points = grid.points()
-        H = hamiltonian(points)
         theta_axis = grid.axes[0]
         hv = grid.dx[1]
 
@@ -219,11 +250,15 @@ def _observer(problem: Problem):
             f = frame["density"]
             w = f.reshape(-1) * grid.cell_volume
             out = phase_moments(points, w)
-            out["hamiltonian"] = float(w @ H)
-            return {"rho": f.sum(axis=1) * hv}, out
+            rho = f.sum(axis=1) * hv
+            out["kinetic_energy"] = float(w @ (0.5 * points[:, 1] ** 2))
+            out["potential_energy"] = force.energy_on_grid(theta_axis, rho, grid.dx[0])
+            return {"rho": rho}, out
         Z, w = frame["position"], frame["weight"]
+        d = Z.shape[1] // 2
         out = phase_moments(Z, w)
-        out["hamiltonian"] = float(w @ hamiltonian(Z))
+        out["kinetic_energy"] = float(w @ (0.5 * np.sum(Z[:, d:] ** 2, axis=1)))
+        out["potential_energy"] = force.energy_at(Z[:, :d], w)
         if grid is None:
             return {}, out
         edges = np.concatenate([theta_axis - 0.5 * grid.dx[0], [theta_axis[-1] + 0.5 * grid.dx[0]]])

@@ -62,10 +62,12 @@ class KineticFiniteVolume(StepperBase):
         self.cfl = options.cfl
         self.dt_cap = options.dt if options.dt is not None else np.inf
         self.max_steps = options.max_steps
-        theta, self.v = grid.axes
+        self.theta, self.v = grid.axes
         self.h_theta, self.h_v = grid.dx
         self.periodic = bool(grid.periodic[0])
-        self.force = -np.asarray(problem.grad_V(theta)[0], dtype=float) * np.ones_like(theta)
+        self.f = np.array(problem.rho0, dtype=float)
+        self.field = problem.force  # −∂θξ[ρ]: fixed (Kramers), or recomputed per stage (network)
+        self.force = self._force(self.f)
         self.gamma, self.T = problem.gamma, problem.T
         dpsi = 0.5 * self.gamma * np.diff(self.v**2)
         if self.T > 0:  # friction and noise: SG, exact on the discrete Maxwellian
@@ -79,18 +81,24 @@ class KineticFiniteVolume(StepperBase):
         outflow = np.zeros_like(self.v)  # per v cell: what SG takes out of it, per unit f
         outflow[:-1] += self.w_plus
         outflow[1:] += self.w_minus
-        speed_v = np.abs(self.force).max() + np.abs(self.friction).max()
-        rate = (2 * np.abs(self.v).max() / self.h_theta + 2 * speed_v / self.h_v
-                + outflow.max() / self.h_v**2)
-        self.dt_limit = 1.0 / rate
-        coords = grid.coords()
-        self.H = np.broadcast_to(0.5 * coords[1] ** 2 + np.asarray(problem.V(coords[0])),
-                                 grid.shape).copy()
-        self.f = np.array(problem.rho0, dtype=float)
+        self.fixed_rate = 2 * np.abs(self.v).max() / self.h_theta + outflow.max() / self.h_v**2
+        self.kinetic = 0.5 * self.v**2
         self.stage1, self.stage2 = np.empty_like(self.f), np.empty_like(self.f)
         self.rejected = 0
 
+    def _force(self, f: np.ndarray) -> np.ndarray:
+        """−∂θξ[ρ] at the θ cell centres, ρ = ∫ f dv."""
+        return np.ascontiguousarray(self.field.on_grid(self.theta, f.sum(axis=1) * self.h_v),
+                                    dtype=float)
+
+    def dt_limit(self) -> float:
+        """The forward-Euler positivity limit at the current force (module docstring)."""
+        speed_v = np.abs(self.force).max() + np.abs(self.friction).max()
+        return 1.0 / (self.fixed_rate + 2 * speed_v / self.h_v)
+
     def _stage(self, alpha, x, beta, y, dt, out) -> bool:
+        if self.field.interacting:
+            self.force = self._force(y)
         return kinetic_stage(alpha, x, beta, y, dt, self.v, self.force, self.friction, self.w_plus,
                              self.w_minus, self.h_theta, self.h_v, self.periodic, self.order,
                              out) == 0
@@ -98,7 +106,9 @@ class KineticFiniteVolume(StepperBase):
     def step(self, remaining: float) -> float:
         """SSP-RK3: s1 = f + dt L f, s2 = ¾ f + ¼ (s1 + dt L s1), f' = ⅓ f + ⅔ (s2 + dt L s2)."""
         f, s1, s2 = self.f, self.stage1, self.stage2
-        dt = land(min(self.cfl * self.dt_limit, self.dt_cap, remaining), remaining)
+        if self.field.interacting:
+            self.force = self._force(f)
+        dt = land(min(self.cfl * self.dt_limit(), self.dt_cap, remaining), remaining)
         while not (self._stage(0.0, f, 1.0, f, dt, s1)
                    and self._stage(0.75, f, 0.25, s1, dt, s2)
                    and self._stage(1.0 / 3.0, f, 2.0 / 3.0, s2, dt, s1)):
@@ -122,7 +132,10 @@ class KineticFiniteVolume(StepperBase):
         return {"density": self.f}
 
     def diagnostics(self) -> dict:
-        return free_energy_diagnostics(self.f, self.H, self.T, self.grid.cell_volume)
+        rho = self.f.sum(axis=1) * self.h_v
+        potential = self.field.energy_on_grid(self.theta, rho, self.h_theta)
+        return free_energy_diagnostics(self.f, self.kinetic, potential, self.T,
+                                       self.grid.cell_volume)
 
     def summary(self) -> dict:
         spatial = ("upwind (first order)" if self.order == 1 else
@@ -132,12 +145,14 @@ class KineticFiniteVolume(StepperBase):
                 "spatial_scheme": f"{spatial}, Scharfetter-Gummel friction and noise in v"}
 
 
-def free_energy_diagnostics(f: np.ndarray, H: np.ndarray, T: float, cell: float) -> dict:
-    """Mass and the free energy ``∫ f H + T f log f`` (``0 log 0 = 0``) of a grid density."""
+def free_energy_diagnostics(f: np.ndarray, kinetic: np.ndarray, potential: float, T: float,
+                            cell: float) -> dict:
+    """Mass and the free energy ``∫ f |v|²/2 + potential + T ∫ f log f`` (``0 log 0 = 0``) of a
+    grid density; ``kinetic`` is |v|²/2 on the v axis, ``potential`` ∫ V ρ (or the risk)."""
     positive = f > 0
     entropy = float(np.sum(f[positive] * np.log(f[positive]))) * cell
     return {"mass": float(np.sum(f)) * cell,
-            "energy": float(np.sum(f * H)) * cell + T * entropy}
+            "energy": float(np.sum(f * kinetic)) * cell + potential + T * entropy}
 
 
 def requires(problem) -> str | None:
@@ -151,10 +166,11 @@ def requires(problem) -> str | None:
 
 def _build(problem, t_end: float, options: KineticOptions):
     stepper = KineticFiniteVolume(problem, options)
-    if t_end / min(stepper.cfl * stepper.dt_limit, stepper.dt_cap) > stepper.max_steps:
+    dt = min(stepper.cfl * stepper.dt_limit(), stepper.dt_cap)
+    if t_end / dt > stepper.max_steps:
         raise PdeflowError(
             f"t_end={t_end:.4g} needs more than max_steps={stepper.max_steps} steps of "
-            f"{stepper.cfl * stepper.dt_limit:.3g}; raise max_steps or coarsen the grid"
+            f"{dt:.3g}; raise max_steps or coarsen the grid"
         )
     return stepper
 

@@ -57,7 +57,7 @@ class KineticParticles(StepperBase):
                                f"{self.Z.shape[1]} columns")
         self.d = self.Z.shape[1] // 2
         self.theta, self.v = self.Z[:, :self.d], self.Z[:, self.d:]  # views: Z is the state
-        self.V, self.grad_V = problem.V, problem.grad_V
+        self.field = problem.force  # −∇θξ at the particles
         self.gamma, self.T = problem.gamma, problem.T
         self.dt = options.dt
         self.max_steps = options.max_steps
@@ -68,8 +68,7 @@ class KineticParticles(StepperBase):
             self.wrap = grid.bounds[0]
 
     def _kick(self, h: float) -> None:
-        for k, g in enumerate(self.grad_V(*self.theta.T)):
-            self.v[:, k] -= h * g
+        self.v += h * self.field.at(self.theta, self.w)
 
     def _drift(self, h: float) -> None:
         self.theta += h * self.v
@@ -127,8 +126,8 @@ class KineticParticles(StepperBase):
         law is Gaussian (a harmonic V from Gaussian data), an upper bound on S otherwise (the
         Gaussian has the most entropy for its covariance), so then a lower bound on F."""
         w, M = self.w, float(np.sum(self.w))
-        H = 0.5 * np.sum(self.v**2, axis=1) + np.asarray(self.V(*self.theta.T))
-        energy = float(w @ H) / M
+        energy = (0.5 * float(w @ np.sum(self.v**2, axis=1))
+                  + self.field.energy_at(self.theta, w)) / M
         if self.T > 0:
             centred = self.Z - w @ self.Z / M
             cov = (centred * w[:, None]).T @ centred / M
