@@ -68,9 +68,12 @@ def kinetic_fokker_planck(grid: Grid | None, f0, V, gamma: float = 1.0, T: float
 
 
 def kinetic_problem(name: str, grid: Grid | None, f0, force, gamma: float, T: float,
-                    energy: FreeEnergy, particles0=None, parameters=None, axes=None) -> Problem:
+                    energy: FreeEnergy, particles0=None, parameters=None, axes=None,
+                    coordinates=None) -> Problem:
     """A kinetic :class:`Problem` driven by ``force`` (:class:`PotentialForce` or any object with
-    its methods), with the phase-space observables. The equation families call it."""
+    its methods), with the phase-space observables. The equation families call it. ``axes``:
+    names of the grid's two axes; ``coordinates``: names of the 2d phase-space coordinates in
+    the moment diagnostics (default :func:`coordinate_names`)."""
     gamma, T = float(gamma), float(T)
     if not (np.isfinite(gamma) and gamma >= 0):
         raise PdeflowError(f"gamma (friction) must be >= 0, got {gamma}")
@@ -93,6 +96,7 @@ def kinetic_problem(name: str, grid: Grid | None, f0, force, gamma: float, T: fl
     )
     problem.gamma, problem.T, problem.force = gamma, T, force
     problem.axis_names = axes if grid is not None else None
+    problem.coordinates = coordinates or (axes if grid is not None else None)
     problem.observe = _observer(problem)
     return problem
 
@@ -204,11 +208,12 @@ def _centred_gradient(V, h: float = 1e-6):
     return grad_V
 
 
-def phase_moments(Z: np.ndarray, w: np.ndarray) -> dict:
+def phase_moments(Z: np.ndarray, w: np.ndarray, names=None) -> dict:
     """Weighted mean and covariance entries of phase-space points ``Z`` (N, 2d), as diagnostics
-    named by coordinate (``mean_x``, ``cov_x_v``, ...: θ components x1.., v components v1..)."""
+    named by coordinate (``mean_x``, ``cov_x_v``, ...; default names: x, v in 1D, else θ
+    components x1.., v components v1..)."""
     d2 = Z.shape[1]
-    names = _coordinate_names(d2 // 2)
+    names = names or coordinate_names(d2 // 2)
     mass = float(np.sum(w))
     mean = w @ Z / mass
     centred = Z - mean
@@ -219,9 +224,9 @@ def phase_moments(Z: np.ndarray, w: np.ndarray) -> dict:
     return out
 
 
-def moments_vector(diagnostics: dict, k: int, d: int = 1):
+def moments_vector(diagnostics: dict, k: int, d: int = 1, names=None):
     """(μ, Σ) at snapshot ``k`` from the recorded moment diagnostics of a kinetic run."""
-    names = _coordinate_names(d)
+    names = names or coordinate_names(d)
     mu = np.array([diagnostics[f"mean_{a}"][k] for a in names])
     cov = np.empty((2 * d, 2 * d))
     for i, a in enumerate(names):
@@ -230,7 +235,7 @@ def moments_vector(diagnostics: dict, k: int, d: int = 1):
     return mu, cov
 
 
-def _coordinate_names(d: int) -> tuple[str, ...]:
+def coordinate_names(d: int) -> tuple[str, ...]:
     if d == 1:
         return AXES[1]
     return (*(f"x{k + 1}" for k in range(d)), *(f"v{k + 1}" for k in range(d)))
@@ -239,7 +244,7 @@ def _coordinate_names(d: int) -> tuple[str, ...]:
 def _observer(problem: Problem):
     """``observe(frame)``: ρ = ∫ f dv on the θ axis (grid runs), the moments, the kinetic
     energy ∫ f |v|²/2 and the potential energy (∫ V ρ, or the network's risk)."""
-    grid, force = problem.grid, problem.force
+    grid, force, names = problem.grid, problem.force, problem.coordinates
     if grid is not None:
         points = grid.points()
         theta_axis = grid.axes[0]
@@ -249,14 +254,14 @@ def _observer(problem: Problem):
         if "density" in frame:
             f = frame["density"]
             w = f.reshape(-1) * grid.cell_volume
-            out = phase_moments(points, w)
+            out = phase_moments(points, w, names)
             rho = f.sum(axis=1) * hv
             out["kinetic_energy"] = float(w @ (0.5 * points[:, 1] ** 2))
             out["potential_energy"] = force.energy_on_grid(theta_axis, rho, grid.dx[0])
             return {"rho": rho}, out
         Z, w = frame["position"], frame["weight"]
         d = Z.shape[1] // 2
-        out = phase_moments(Z, w)
+        out = phase_moments(Z, w, names)
         out["kinetic_energy"] = float(w @ (0.5 * np.sum(Z[:, d:] ** 2, axis=1)))
         out["potential_energy"] = force.energy_at(Z[:, :d], w)
         if grid is None:
