@@ -16,6 +16,12 @@ time that one step stands for:
 
 :func:`flow` integrates each ODE with ``solve_ivp`` (LSODA, rtol 1e-11) and :func:`gap` is
 ``max_k |θ_k − θ(t_k)|`` over [0, T].
+
+Natural gradient: on the Gaussian family N(μ, σ²) with the Fisher metric F = diag(1/σ², 2/σ²),
+natural gradient descent on KL(N(μ, σ²) | N(m, s²)) is a scheme for the natural gradient flow,
+which is the Fisher–Rao flow of KL(· | π) restricted to the family — and that flow leaves the
+family invariant: ρ_t ∝ ρ₀^{e^{−t}} π^{1 − e^{−t}}, i.e. the natural parameters (μ/σ², 1/σ²)
+relax to π's as e^{−t} (:func:`fisher_rao_gaussian`). Gap O(η).
 """
 
 from __future__ import annotations
@@ -123,3 +129,30 @@ def gap(name: str, grad: Callable, x0, lr: float, T: float, reference: Callable 
     path = iterate(name, grad, x0, lr, steps, **params)
     theta = reference or flow(name, grad, x0, T, **params)
     return float(np.max(np.linalg.norm(path - theta(h * np.arange(steps + 1)).T, axis=1)))
+
+
+def natural_gradient_gaussian(mu0: float, sigma0: float, m: float, s: float, lr: float,
+                              steps: int) -> np.ndarray:
+    """Natural gradient descent on L(μ, σ) = KL(N(μ, σ²) | N(m, s²)): (steps + 1, 2) of (μ, σ).
+
+    ∇L = ((μ − m)/s², σ/s² − 1/σ), F⁻¹ = diag(σ², σ²/2):
+    μ ← μ − η σ² (μ − m)/s²,  σ ← σ − η (σ³/s² − σ)/2.
+    """
+    path = np.empty((steps + 1, 2))
+    mu, sigma = float(mu0), float(sigma0)
+    path[0] = mu, sigma
+    for k in range(steps):
+        mu, sigma = (mu - lr * sigma**2 * (mu - m) / s**2,
+                     sigma - 0.5 * lr * (sigma**3 / s**2 - sigma))
+        path[k + 1] = mu, sigma
+    return path
+
+
+def fisher_rao_gaussian(mu0: float, sigma0: float, m: float, s: float, t):
+    """(μ(t), σ(t)) of the Fisher–Rao flow ρ_t ∝ ρ₀^{e^{−t}} π^{1−e^{−t}} from N(μ0, σ0²) to
+    π = N(m, s²): precision λ = e^{−t}/σ0² + (1 − e^{−t})/s², μ = (e^{−t} μ0/σ0² + (1 − e^{−t})
+    m/s²)/λ."""
+    decay = np.exp(-np.asarray(t, dtype=float))
+    precision = decay / sigma0**2 + (1 - decay) / s**2
+    mean = (decay * mu0 / sigma0**2 + (1 - decay) * m / s**2) / precision
+    return mean, 1.0 / np.sqrt(precision)
