@@ -113,10 +113,11 @@ def equation_name(traj: Trajectory) -> str:
 
 
 def axis_names(traj: Trajectory) -> list[str]:
-    """Names of the grid axes: x, y, z, or the network's parameters (a, w, b)."""
+    """Names of the grid axes: x, y, z, the network's parameters (a, w, b) or the phase-space
+    axes of a kinetic problem (x, v)."""
     problem = traj.meta.get("problem")
     params = problem.get("parameters", {}) if isinstance(problem, dict) else {}
-    names = params.get("parameters") if isinstance(params, dict) else None
+    names = (params.get("axes") or params.get("parameters")) if isinstance(params, dict) else None
     if isinstance(names, list | tuple) and names:
         return [str(n) for n in names]
     return ["x", "y", "z"]

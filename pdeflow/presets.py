@@ -15,6 +15,9 @@ fisher-rao         1D Fisher–Rao flow of KL(ρ | e^{−V}), V = (x² − 1)²:
                    the other well without transport; closed form ρ0^{e^{−t}} π^{1−e^{−t}}
 wfr-network        the mean-field preset in the Wasserstein–Fisher–Rao metric (rate 2):
                    neurons move and are reweighted (birth–death); PDE and 2000 neurons
+kramers            Kramers' equation on phase space (x, v), V = x²/2, γ = 1, T = 1/2, from
+                   N((2, 0), I/4): phase-space finite volumes and 20 000 underdamped
+                   Langevin particles; exact Gaussian moments
 ================== =====================================================================
 
 Preset names use hyphens; ``get_preset`` also accepts underscores.
@@ -102,6 +105,16 @@ PRESETS: dict[str, dict] = {
         "metric": {"name": "wasserstein_fisher_rao", "rate": 2.0},
         "run": {"t_end": 2.0, "snapshots": 11, "methods": ["fv", "particles"]},
         "particles": {"n_particles": 2000, "seed": 0, "dt": 0.005},
+    },
+    "kramers": {
+        "equation": "kramers_harmonic",
+        "description": "Kramers' equation on phase space (x, v), V = x^2/2, gamma = 1, T = 1/2, "
+                       "from N((2, 0), I/4): grid and Langevin particles; exact Gaussian",
+        "grid": {"bounds": [[-6.0, 6.0], [-6.0, 6.0]], "cells": 96, "periodic": False},
+        "initial": {"kind": "gaussian", "mean": [2.0, 0.0], "cov": 0.25, "mass": 1.0},
+        "parameters": {"omega": 1.0, "gamma": 1.0, "T": 0.5},
+        "run": {"t_end": 3.0, "snapshots": 11, "methods": ["kinetic", "kinetic_particles"]},
+        "kinetic_particles": {"n_particles": 20000, "seed": 0, "dt": 0.01},
     },
 }
 

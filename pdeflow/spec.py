@@ -183,6 +183,9 @@ def build_problem(spec: dict):
         par["V"] = V
     if equation == "ornstein_uhlenbeck":
         problem = problems.ornstein_uhlenbeck(grid, ini["mean"], ini["cov"], ini["mass"], **par)
+    elif equation == "kramers_harmonic":  # the grid is phase space (θ, v)
+        problem = problems.kramers_harmonic(grid, mean=ini["mean"], cov=ini["cov"],
+                                            mass=ini["mass"], **par)
     elif kind == "barenblatt":
         problem = problems.porous_medium(grid, None, t0=ini["t0"], mass=ini["mass"], **par)
     else:

@@ -34,6 +34,7 @@ PARAMETERS = {
     "heat": ("D",), "fokker_planck": ("D", "V"), "ornstein_uhlenbeck": ("D", "gamma", "center"),
     "porous_medium": ("D", "m", "V"), "keller_segel": ("D", "chi"),
     "mean_field_network": ("x", "y", "activation", "weight_decay", "beta"),
+    "kramers_harmonic": ("omega", "gamma", "T"),
 }
 INITIAL = {
     "gaussian": ("mean", "cov", "mass"), "uniform": ("mass",), "box": ("low", "high", "mass"),
@@ -45,6 +46,7 @@ VALUES = {  # what each entry of [initial] and [parameters] must be
     "m": "above 1", "mean": "vector", "low": "vector", "high": "vector", "center": "vector",
     "cov": "covariance", "V": "expression",
     "x": "numbers", "y": "numbers", "activation": "name", "weight_decay": "non-negative", "beta": "positive",
+    "omega": "positive", "T": "non-negative",
 }
 FORBIDDEN_NODES = (ast.Attribute, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
                    ast.GeneratorExp, ast.NamedExpr, ast.Starred, ast.Dict, ast.Set, ast.List,
@@ -113,8 +115,8 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
             initial.setdefault(key, DEFAULTS[key])
     if kind == "barenblatt" and equation != "porous_medium":
         check.fail(f"initial.kind 'barenblatt' needs equation 'porous_medium', not {equation!r}")
-    if equation == "ornstein_uhlenbeck" and kind != "gaussian":
-        check.fail(f"ornstein_uhlenbeck starts from Gaussian data; set initial.kind = 'gaussian', "
+    if equation in ("ornstein_uhlenbeck", "kramers_harmonic") and kind != "gaussian":
+        check.fail(f"{equation} starts from Gaussian data; set initial.kind = 'gaussian', "
                    f"not {kind!r}")
 
     parameters = check.table(spec, "parameters", default={})

@@ -47,7 +47,7 @@ LAYERS = {  # a module's layer: the longest matching prefix of its dotted name b
     "solvers": 3,
     "compare": 4, "convergence": 4, "network": 4, "sweep": 4, "spec": 4, "spec_validation": 4,
     "spec_reference": 4, "presets": 4, "plot": 4, "plot_compare": 4, "plot_sweep": 4,
-    "plot_network": 4,
+    "plot_network": 4, "optimizers": 4,
     "cli": 5, "": 5, "__main__": 5,
 }
 

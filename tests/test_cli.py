@@ -105,7 +105,8 @@ def test_plot_and_presets_commands(tmp_path, capsys):
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]
              if not line.lstrip().startswith("methods:")]
     assert names == ["heat", "fokker-planck", "porous-medium", "keller-segel", "keller-segel-blowup",
-                     "mean-field", "fisher-rao", "wfr-network"]
+                     "mean-field", "fisher-rao", "wfr-network",
+                     "kramers"]
 
 
 def test_compare_command(tmp_path, capsys):

@@ -130,7 +130,7 @@ def test_spec_cli_and_sweep_take_the_declared_method(toy, tmp_path, capsys):
 
 def test_every_method_declares_typed_options_that_round_trip():
     declared = pf.methods()
-    assert set(declared) == {"fv", "particles", "jko", "fem"}
+    assert set(declared) == {"fv", "particles", "jko", "fem", "kinetic", "kinetic_particles"}
     assert declared["particles"].stochastic and not declared["fv"].stochastic
     assert [m for m, d in declared.items() if d.reaction] == ["fv", "particles"]
     for method in declared.values():

@@ -55,6 +55,9 @@ class Problem:
     exact_moments : callable or None
         ``exact_moments(t)`` -> (mean (d,), covariance (d, d)) of the exact solution, when known
         (the Gaussian solutions of the Ornstein–Uhlenbeck flow).
+    kinetic : bool
+        A density f(θ, v) on phase space (:mod:`pdeflow.problems.kinetic`), not a gradient flow
+        of ρ: only the methods declared ``kinetic=True`` solve it, and only they.
     """
 
     name: str
@@ -69,6 +72,7 @@ class Problem:
     metric: Metric = field(default_factory=Wasserstein)
     axis_names: tuple[str, ...] | None = None
     exact_moments: Callable[[float], tuple[np.ndarray, np.ndarray]] | None = None
+    kinetic: bool = False
 
     def __post_init__(self) -> None:
         self.metric = as_metric(self.metric)
@@ -93,6 +97,7 @@ class Problem:
             "energy": self.energy.to_dict(),
             "mass": self.mass,
             "metric": self.metric.to_dict(),
+            **({"kinetic": True} if self.kinetic else {}),
         }
 
 

@@ -81,6 +81,12 @@ def unsupported(problem, method: str) -> str | None:
     declared with ``reaction=True`` solve Fisher–Rao and Wasserstein–Fisher–Rao flows.
     """
     declared = get_method(method)
+    if getattr(problem, "kinetic", False) != declared.kinetic:
+        able = " or ".join(f"method={m!r}" for m, d in methods().items()
+                           if d.kinetic == getattr(problem, "kinetic", False))
+        what = ("a kinetic problem (a density f(θ, v) on phase space)"
+                if declared.kinetic is False else "a gradient flow of ρ, not a kinetic problem")
+        return f"method {method!r} cannot solve {what}; use {able}"
     metric = problem.metric
     if (metric.reaction or not metric.transport) and not declared.reaction:
         able = " or ".join(f"method={m!r}" for m, d in methods().items() if d.reaction)

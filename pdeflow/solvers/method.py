@@ -201,6 +201,9 @@ class Method:
     reaction : bool
         It solves flows with a reaction part (Fisher–Rao, Wasserstein–Fisher–Rao), not only
         Wasserstein gradient flows.
+    kinetic : bool
+        It solves kinetic problems (a density on phase space, ``problem.kinetic``), and only
+        those; the other methods refuse them.
     requires : callable or None
         ``requires(problem) -> str | None``: why the method cannot solve ``problem`` (None: it
         can). Default: a problem on a :class:`~pdeflow.Grid` (or without any grid).
@@ -212,6 +215,7 @@ class Method:
     summary: str
     stochastic: bool = False
     reaction: bool = False
+    kinetic: bool = False
     requires: Callable | None = None
 
     def stepper(self, problem, t_end: float, **options):
