@@ -66,8 +66,8 @@ from ._fem_forms import (
     edge_weights,
     stiffness,
 )
-from .method import Method, Options, low_rank_refusal, option
-from .stepper import LANDING, MAX_STEPS, MAX_STEPS_LIMIT, StepperBase, default_blowup_density
+from .method import Method, Options, low_rank_refusal, max_steps_option, option
+from .stepper import LANDING, StepperBase, default_blowup_density
 
 FORMS = ("symmetrised", "drift")
 
@@ -88,8 +88,7 @@ class FiniteElementOptions(Options):
     blowup_density: float | None = option(None, "blow-up when max density reaches it (default "
                                           "with an interaction: 0.1 M / min_i m_i)", "threshold",
                                           units="mass/volume")
-    max_steps: int = option(MAX_STEPS, "steps allowed in the whole run", "count", low=1,
-                            high=MAX_STEPS_LIMIT)
+    max_steps: int = max_steps_option()
 
 
 def unsupported(problem) -> str | None:

@@ -45,8 +45,8 @@ from ._fv_kernels import (
 )
 from .fv_implicit import ImplicitEuler
 from .fv_reaction import Reaction
-from .method import Method, Options, option
-from .stepper import MAX_STEPS, MAX_STEPS_LIMIT, BlowUp, StepperBase, default_blowup_density, land
+from .method import Method, Options, max_steps_option, option
+from .stepper import BlowUp, StepperBase, default_blowup_density, land
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,7 @@ class FiniteVolumeOptions(Options):
     dt: float | None = option(None, "explicit: an upper bound on the step; implicit: the step "
                               "(default implicit_factor x the explicit limit at t = 0)",
                               "positive", units="time")
-    max_steps: int = option(MAX_STEPS, "steps allowed in the whole run", "count", low=1,
-                            high=MAX_STEPS_LIMIT)
+    max_steps: int = max_steps_option()
     blowup_density: float | None = option(None, "blow-up when max density reaches it (default "
                                           "with an interaction: 0.1 M / cell volume)", "threshold",
                                           units="mass/volume")

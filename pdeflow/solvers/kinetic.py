@@ -32,8 +32,8 @@ import numpy as np
 from ..errors import PdeflowError
 from ._kinetic_kernels import kinetic_stage
 from .drift_diffusion import drift_diffusion_weight
-from .method import Method, Options, option
-from .stepper import MAX_STEPS, MAX_STEPS_LIMIT, BlowUp, StepperBase, land
+from .method import Method, Options, max_steps_option, option
+from .stepper import BlowUp, StepperBase, land
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,7 @@ class KineticOptions(Options):
                         "count", low=1, high=2)
     cfl: float = option(0.9, "fraction of the forward-Euler positivity step limit", "fraction")
     dt: float | None = option(None, "an upper bound on the step", "positive", units="time")
-    max_steps: int = option(MAX_STEPS, "steps allowed in the whole run", "count", low=1,
-                            high=MAX_STEPS_LIMIT)
+    max_steps: int = max_steps_option()
 
 
 class KineticFiniteVolume(StepperBase):

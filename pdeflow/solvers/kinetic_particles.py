@@ -23,9 +23,9 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import PdeflowError
-from .method import Method, Options, option
+from .method import Method, Options, max_steps_option, option, seed_option
 from .particles import MAX_PARTICLES, initial_particles
-from .stepper import MAX_STEPS, MAX_STEPS_LIMIT, StepperBase, land
+from .stepper import StepperBase, land
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,9 @@ class KineticParticlesOptions(Options):
     n_particles: int | None = option(None, "number of particles (default 10 000, or the number "
                                      "of the problem's particles0)", "count", low=1,
                                      limit=MAX_PARTICLES)
-    seed: int | None = option(None, "random seed (default: a fresh one, recorded with the run)",
-                              "seed")
+    seed: int | None = seed_option()
     dt: float = option(0.01, "the BAOAB step", "positive", units="time")
-    max_steps: int = option(MAX_STEPS, "steps allowed in the whole run", "count", low=1,
-                            high=MAX_STEPS_LIMIT)
+    max_steps: int = max_steps_option()
 
 
 class KineticParticles(StepperBase):

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from ..checks import is_finite_number, short_repr
 from ..errors import PdeflowError
+from .stepper import MAX_STEPS, MAX_STEPS_LIMIT
 
 KINDS = {  # what each kind of option accepts, in words (also the TOML reference)
     "positive": "a number > 0",
@@ -73,6 +74,17 @@ def option(default: Any, doc: str, kind: str, *, choices: tuple = (), low: float
     metadata = {"doc": doc, "kind": kind, "choices": tuple(choices), "low": low, "high": high,
                 "limit": limit, "units": units, "only": only, "hint": hint}
     return field(default=default, metadata=metadata)
+
+
+def max_steps_option():
+    """The ``max_steps`` option every stepping method declares."""
+    return option(MAX_STEPS, "steps allowed in the whole run", "count", low=1,
+                  high=MAX_STEPS_LIMIT)
+
+
+def seed_option():
+    """The ``seed`` option of a random method (its runs record the seed they drew)."""
+    return option(None, "random seed (default: a fresh one, recorded with the run)", "seed")
 
 
 @dataclass(frozen=True)

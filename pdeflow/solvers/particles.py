@@ -72,8 +72,8 @@ from ._network_drift import feature_drifts
 from ._particle_blob import BlobDrift, default_blob_width
 from ._particle_interactions import InteractionDrift, grid_gradient
 from ._particle_reaction import WeightReaction, reaction_refusal
-from .method import Method, Options, option
-from .stepper import MAX_STEPS, MAX_STEPS_LIMIT, BlowUp, StepperBase, default_blowup_density, land
+from .method import Method, Options, max_steps_option, option, seed_option
+from .stepper import BlowUp, StepperBase, default_blowup_density, land
 
 DT_FRACTION = 0.01     # default dt as a fraction of the shortest characteristic time
 MAX_MOVE = 0.5         # drift per step at most this many grid cells
@@ -89,8 +89,7 @@ class ParticlesOptions(Options):
     n_particles: int | None = option(None, "number of particles (default 10 000, or the number "
                                      "of the problem's particles0)", "count", low=1,
                                      limit=MAX_PARTICLES)
-    seed: int | None = option(None, "random seed (default: a fresh one, recorded with the run)",
-                              "seed")
+    seed: int | None = seed_option()
     dt: float | None = option(None, "step, an upper bound (default 0.01 x min(t_end, l^2/D, "
                               "l / max speed at t = 0)); with low-rank terms the step itself", "positive",
                               units="time")
@@ -109,8 +108,7 @@ class ParticlesOptions(Options):
     blowup_density: float | None = option(None, "blow-up when the deposited density reaches it "
                                           "(default with an interaction: 0.1 M / cell volume)",
                                           "threshold", units="mass/volume")
-    max_steps: int = option(MAX_STEPS, "steps allowed in the whole run", "count", low=1,
-                            high=MAX_STEPS_LIMIT)
+    max_steps: int = max_steps_option()
     batch_size: int | None = option(None, "minibatch size of the low-rank (network) terms "
                                     "(default: all data, gradient descent)", "count", low=1)
 
