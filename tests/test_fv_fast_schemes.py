@@ -4,10 +4,10 @@ of the semi-discrete system, exactness of the transform propagator, mass and pos
 
 import numpy as np
 import scipy.fft
-from hypothesis import given
-from hypothesis import strategies as st
 import scipy.linalg
 import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
 
 import pdeflow as pf
 from pdeflow.solvers.fv_rkl import rkl2_coefficients, rkl2_coverage, rkl2_stages
