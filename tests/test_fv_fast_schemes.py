@@ -167,9 +167,32 @@ def test_fast_schemes_keep_mass_and_positivity_on_random_problems(case, t_end):
     assert np.abs(traj.mass / traj.mass[0] - 1).max() <= 1e-12
     assert traj.diagnostics["min_density"].min() >= 0.0
     assert traj.meta["time_scheme"].startswith("RKL2" if scheme == "rkl2" else "Strang")
-    if equation == "fokker_planck":
-        # linear flows: the energy (relative entropy) decays between snapshots; neither scheme
-        # guarantees it per step (RKL2's polynomial and the splitting are not positive maps of
-        # the energy), so this is a measured property: no increase in the CI and nightly runs
+    if equation == "fokker_planck" and scheme == "rkl2":
+        # linear flows: the energy (relative entropy) decays between snapshots. RKL2 does not
+        # guarantee it per step (its polynomial is not a positive map), so this is a measured
+        # property: no increase in the CI and nightly runs. (Not asserted for the split step: its
+        # stationary state is that of the 3-point Laplacian + CCH drift, not the SG Gibbs state
+        # the discrete energy is minimal at; near equilibrium on 4x4 grids with rough V the
+        # energy rose by up to 2e-3 between snapshots.)
         scale = max(1.0, np.abs(traj.energy).max())
         assert np.diff(traj.energy).max() <= 1e-10 * scale, np.diff(traj.energy)
+
+
+def test_auto_chooses_from_the_problem_and_records_why():
+    grid = pf.Grid([(-4.0, 4.0)] * 2, 32)
+    rho0 = pf.gaussian(grid, 0.0, 0.5)
+    heat = pf.problems.heat(grid, rho0, D=1.0)
+    ou = pf.problems.ornstein_uhlenbeck(grid, mean=(0.5, 0.0), cov=0.5, gamma=1.0, D=1.0)
+    steep = pf.problems.fokker_planck(grid, rho0, V=lambda x, y: 20 * (x**2 + y**2), D=0.1)
+    ks = pf.problems.keller_segel(grid, rho0, chi=1.0)
+    for problem, scheme in [(heat, "split"), (ou, "rkl2"), (steep, "explicit"), (ks, "explicit")]:
+        run = pf.solve(problem, 0.05, snapshots=2, progress=False, scheme="auto")
+        assert run.meta["scheme_choice"].startswith(scheme + ":"), run.meta["scheme_choice"]
+        assert abs(run.mass[-1] / run.mass[0] - 1) <= 1e-13
+    # the heat run is the exact semi-discrete solution (2D DCT of the walled 3-point Laplacian)
+    n, h = 32, grid.dx[0]
+    lam = (2 - 2 * np.cos(np.pi * np.arange(n) / n)) / h**2
+    decay = np.exp(-0.05 * (lam[:, None] + lam[None, :]))
+    exact = scipy.fft.idctn(scipy.fft.dctn(rho0, norm="ortho") * decay, norm="ortho")
+    auto = pf.solve(heat, 0.05, snapshots=2, progress=False, scheme="auto").density(-1)
+    assert np.abs(auto - exact).max() < 1e-15  # round-off (max density 0.32)

@@ -50,6 +50,7 @@ from ._fv_kernels import (
     upwind_apply,
     upwind_stage,
 )
+from .fv_auto import choose_scheme
 from .fv_implicit import ImplicitEuler
 from .fv_reaction import Reaction
 from .fv_rkl import RungeKuttaLegendre, rkl2_coverage
@@ -64,9 +65,10 @@ class FiniteVolumeOptions(Options):
 
     method: ClassVar[str] = "fv"
     scheme: str = option("explicit", "time stepping: SSP-RK3 within the CFL limit, RKL2 "
-                         "super-time-stepping, Strang split with exact DCT/FFT diffusion, or "
-                         "linearly implicit Euler (positive at every dt)", "choice",
-                         choices=("explicit", "rkl2", "split", "implicit"))
+                         "super-time-stepping, Strang split with exact DCT/FFT diffusion, "
+                         "linearly implicit Euler (positive at every dt), or auto (chosen from "
+                         "the problem, recorded as scheme_choice)", "choice",
+                         choices=("explicit", "rkl2", "split", "implicit", "auto"))
     cfl: float = option(0.9, "fraction of the explicit positivity / diffusion step limit",
                         "fraction")
     dt: float | None = option(None, "explicit: an upper bound on the step; implicit: the step "
@@ -77,7 +79,7 @@ class FiniteVolumeOptions(Options):
     blowup_density: float | None = option(None, "blow-up when max density reaches it (default "
                                           "with an interaction: 0.1 M / cell volume)", "threshold",
                                           units="mass/volume")
-    stages: int = option(10, "rkl2: the most stages per step (a step covers (s^2+s-2)/4 explicit "
+    stages: int = option(8, "rkl2: the most stages per step (a step covers (s^2+s-2)/4 explicit "
                          "limits)", "count", low=2, high=1000)
     implicit_factor: float = option(50.0, "implicit default step, in explicit limits at t = 0",
                                     "positive")
@@ -144,11 +146,16 @@ class FiniteVolume(StepperBase):
             self.jumps = np.zeros(grid.ndim)
         self.metric = problem.metric
         self.reaction = Reaction(self, self.metric) if self.metric.reaction else None
-        if self.reaction is not None and scheme != "explicit":
+        if self.reaction is not None and scheme not in ("explicit", "auto"):
             raise PdeflowError(
                 f"{type(self.metric).__name__} runs with scheme='explicit' (a reaction split with "
                 f"the explicit transport); scheme={scheme!r} solves Wasserstein flows"
             )
+        self.scheme_choice = None
+        if scheme == "auto":
+            scheme, why = choose_scheme(self)
+            self.scheme, self.scheme_choice = scheme, f"{scheme}: {why}"
+            self.dt_cap = float(dt) if dt is not None else np.inf
         self.rkl = RungeKuttaLegendre(self, options.stages) if scheme == "rkl2" else None
         self.split = StrangSplit(self) if scheme == "split" else None
         if scheme == "implicit":
@@ -336,6 +343,8 @@ class FiniteVolume(StepperBase):
         if self.rkl is not None:
             out.update(time_scheme=self.rkl.time_scheme, stages=int(self.rkl.stages),
                        rejected_steps=int(self.rkl.rejected + self.rejected))
+        if self.scheme_choice is not None:
+            out["scheme_choice"] = self.scheme_choice
         if self.split is not None:
             out["clipped_mass"] = float(self.split.heat.clipped_mass * self.grid.cell_volume)
         return out
