@@ -149,7 +149,7 @@ class FiniteVolume(StepperBase):
         if self.reaction is not None and scheme not in ("explicit", "auto"):
             raise PdeflowError(
                 f"{type(self.metric).__name__} runs with scheme='explicit' (a reaction split with "
-                f"the explicit transport); scheme={scheme!r} solves Wasserstein flows"
+                f"the explicit transport); the {scheme} step solves Wasserstein flows"
             )
         self.scheme_choice = None
         if scheme == "auto":
