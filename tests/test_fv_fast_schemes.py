@@ -185,7 +185,9 @@ def test_auto_chooses_from_the_problem_and_records_why():
     ou = pf.problems.ornstein_uhlenbeck(grid, mean=(0.5, 0.0), cov=0.5, gamma=1.0, D=1.0)
     steep = pf.problems.fokker_planck(grid, rho0, V=lambda x, y: 20 * (x**2 + y**2), D=0.1)
     ks = pf.problems.keller_segel(grid, rho0, chi=1.0)
-    for problem, scheme in [(heat, "split"), (ou, "rkl2"), (steep, "explicit"), (ks, "explicit")]:
+    porous = pf.problems.porous_medium(grid, m=2.0, t0=0.1)
+    cases = [(heat, "split"), (ou, "rkl2"), (steep, "explicit"), (ks, "explicit"), (porous, "rkl2")]
+    for problem, scheme in cases:
         run = pf.solve(problem, 0.05, snapshots=2, progress=False, scheme="auto")
         assert run.meta["scheme_choice"].startswith(scheme + ":"), run.meta["scheme_choice"]
         assert abs(run.mass[-1] / run.mass[0] - 1) <= 1e-13
