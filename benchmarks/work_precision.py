@@ -124,10 +124,11 @@ def pdeflow_runs(case):
                            ("pdeflow split", {"scheme": "split"})]:
         if nonlinear and options["scheme"] == "split":
             continue  # the split step needs a linear diffusion
-        seconds, traj = timed(lambda o=options: pf.solve(p, T, snapshots=2, progress=False, **o),
-                              repeats=1 if nonlinear else 3)
+        def solve(o=options):
+            return pf.solve(p, T, snapshots=2, progress=False, **o)
+        seconds, traj = timed(solve, repeats=1 if nonlinear else 3)
         out.append({"way": label, "seconds": seconds, "l1": l1(p, traj.density(-1), T),
-                    "steps": traj.meta["steps"], "stages": traj.meta.get("stages")})
+                    "steps": traj.meta["steps"], "stages": traj.meta.get("stages"), "run": solve})
     for k in () if nonlinear else (5, 20, 80):
         dt = T / k
         seconds, traj = timed(lambda dt=dt: pf.solve(p, T, snapshots=2, progress=False,
@@ -163,7 +164,7 @@ def stencil_run(case):
             return sg_stencil(rho0.copy(), np.empty_like(rho0), wxp, wxm, wyp, wym, lam, lam, steps)
         label = "Numba forward Euler, SG by hand (positivity bound)"
     seconds, rho = timed(run)
-    return [{"way": label, "seconds": seconds, "l1": l1(p, rho, T), "steps": steps}]
+    return [{"way": label, "seconds": seconds, "l1": l1(p, rho, T), "steps": steps, "run": run}]
 
 
 def solve_ivp_runs(case, methods=(("BDF", 1e-4), ("BDF", 1e-6), ("RK45", 1e-4))):
@@ -233,9 +234,36 @@ def run(n: int, log=print) -> dict:
             row["within"] = bool(row["l1"] <= bound * (1 + ERROR_SLACK))
         pdeflow_within = [r for r in rows if r["way"].startswith("pdeflow") and r["within"]]
         best = min(pdeflow_within, key=lambda r: r["seconds"]) if pdeflow_within else None
+        ratios = {}
+        for row in [best] + [r for r in rows if r["way"] in AUTO_CHOICE.values()]:
+            if row is not None and row is not rows[0] and row["way"] not in ratios:
+                ratios[row["way"]] = interleaved_ratio(rows[0]["run"], row["run"])
+                log(f"{name:20s} {row['way']:48s} interleaved ratio {ratios[row['way']]:.3g}")
+        for row in rows:
+            row.pop("run", None)
         results[name] = {"t_end": case["t_end"], "rows": rows, "spatial_error": spatial,
-                         "error_bound": bound, "best": best and best["way"]}
+                         "error_bound": bound, "best": best and best["way"],
+                         "interleaved_ratios": ratios, "baseline": rows[0]["way"],
+                         "auto": AUTO_CHOICE.get(name)}
     return results
+
+
+# what scheme="auto" picks for each problem (tests/test_fv_fast_schemes.py checks the choice)
+AUTO_CHOICE = {"heat": "pdeflow split", "ornstein-uhlenbeck": "pdeflow rkl2 (stages ≤ 8, the default)",
+               "porous-medium (m = 2)": "pdeflow rkl2 (stages ≤ 8, the default)"}
+
+
+def interleaved_ratio(baseline, candidate, repeats: int = 7) -> float:
+    """Median of candidate time / baseline time over ``repeats`` alternated pairs (a shared,
+    loaded machine: alternating keeps both under the same load)."""
+    ratios = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        baseline()
+        middle = time.perf_counter()
+        candidate()
+        ratios.append((time.perf_counter() - middle) / (middle - start))
+    return float(np.median(ratios))
 
 
 def environment() -> dict:
@@ -254,8 +282,11 @@ def to_markdown(results: dict, n: int, env: dict | None = None) -> str:
     if env:
         lines += ["Machine: " + ", ".join(f"{k} {v}" for k, v in env.items()), ""]
     for name, res in results.items():
+        inter = "; ".join(f"{way}: {ratio:.3g}×" for way, ratio in res["interleaved_ratios"].items())
         lines += [f"**{name}** to t = {res['t_end']:.4g} (spatial error {res['spatial_error']:.3e}, "
-                  f"bound {res['error_bound']:.3e}; fastest pdeflow way within it: {res['best']})",
+                  f"bound {res['error_bound']:.3e}; fastest pdeflow way within it: {res['best']}; "
+                  f"`scheme=\"auto\"` runs {res['auto']}). Interleaved (7 alternated pairs, median) "
+                  f"time against {res['baseline']}: {inter}.",
                   "", "| way to the solution | time | × stencil | L1 error | within | steps | stages |",
                   "|---|---|---|---|---|---|---|"]
         for row in res["rows"]:

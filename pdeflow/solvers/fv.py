@@ -22,6 +22,10 @@ Time stepping:
   axes, FFT on periodic ones) and the drift ∇·(ρ∇Φ) by SSP-RK2 at the drift's CFL limit;
   without a drift (heat) one step is the exact semi-discrete solution
   (:mod:`pdeflow.solvers.fv_split`).
+- ``scheme="auto"``: one of the above chosen from the problem at t = 0 and recorded with the run
+  (``scheme_choice``): split for pure diffusion, rkl2 for diffusion-limited linear
+  Fokker–Planck and the porous medium without drift, explicit otherwise
+  (:mod:`pdeflow.solvers.fv_auto`, which says why it is not the default).
 - ``scheme="implicit"``: linearly implicit Euler, (I − dt L[ρⁿ]) ρⁿ⁺¹ = ρⁿ with the nonlinear
   coefficients frozen at ρⁿ, an M-matrix with unit column sums (positive and conservative at
   every dt, by construction), the step halved where the energy would rise
