@@ -235,7 +235,7 @@ def run(n: int, log=print) -> dict:
         pdeflow_within = [r for r in rows if r["way"].startswith("pdeflow") and r["within"]]
         best = min(pdeflow_within, key=lambda r: r["seconds"]) if pdeflow_within else None
         ratios = {}
-        for row in [best] + [r for r in rows if r["way"] in AUTO_CHOICE.values()]:
+        for row in [best] + [r for r in rows if r["way"] == AUTO_CHOICE.get(name)]:
             if row is not None and row is not rows[0] and row["way"] not in ratios:
                 ratios[row["way"]] = interleaved_ratio(rows[0]["run"], row["run"])
                 log(f"{name:20s} {row['way']:48s} interleaved ratio {ratios[row['way']]:.3g}")
