@@ -26,8 +26,11 @@ higher-order method can be positive for every positive L at τ > s Δt (Kraaijev
 factor is at most s; RKL1 has the same non-convex recursion, so it buys nothing here either). It is
 enforced: a step with a negative cell in any stage is rejected and retried at half τ (fewer
 stages); a step at or below the SSP-RK3 bound cfl · Δt is taken by the explicit path's SSP-RK3
-(positive there). For the smooth data of the benchmarks and tests no step was rejected; on data
-with vacuum next to steep fronts most super-steps are (the hypothesis tests count them).
+(positive there). For the smooth data of the benchmarks and order tests no step was rejected
+(Barenblatt's compact support included); on rough random data (120 runs to t = 0.2, 8²–40²,
+Fokker–Planck, porous medium, aggregation) 81 steps were rejected for 318 accepted with positive
+data, and 256 for 300 with vacuum between random cells: there the rejections cost about as many
+stages as they save.
 
 Energy: for a linear flow (Φ = V, no interaction) L is self-adjoint in ℓ²(1/π), π the discrete
 Gibbs state, and |R| ≤ 1 on its spectrum, so the χ² distance Σ (ρ − π)²/π does not increase.
