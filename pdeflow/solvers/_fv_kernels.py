@@ -275,7 +275,7 @@ def _sg_face(w, k, a, b, c, coef, rho_left, rho_right):
 
 
 @njit(cache=True)
-def _sg_row(rho, w, coef, periodic, a, b, out):
+def sg_row(rho, w, coef, periodic, a, b, out):
     """out[a, b, :] = L(ρ) = Σ_k (J_{i−e_k/2} − J_{i+e_k/2}) / h_k on one row, Scharfetter–Gummel."""
     shape = rho.shape
     d = coef.size
@@ -321,7 +321,7 @@ def scharfetter_gummel_apply(rho, w, coef, periodic, out):
     rho, out = as_3d(rho), as_3d(out)
     for a in range(rho.shape[0]):
         for b in range(rho.shape[1]):
-            _sg_row(rho, w, coef, periodic, a, b, out)
+            sg_row(rho, w, coef, periodic, a, b, out)
 
 
 @njit(cache=True)
@@ -335,7 +335,7 @@ def scharfetter_gummel_stage(rho, w, coef, periodic, alpha, x, beta, dt, thresho
     negative, high = 0, 0
     for a in range(rho.shape[0]):
         for b in range(rho.shape[1]):
-            _sg_row(rho, w, coef, periodic, a, b, out)
+            sg_row(rho, w, coef, periodic, a, b, out)
             row_negative, row_high = _combine_row(alpha, x, beta, rho, dt, threshold, a, b, out)
             negative += row_negative
             high += row_high
@@ -374,7 +374,7 @@ def _cch_along_row(rho, xi, inv_h, a, b, c2l, cl, c, cr, c2r):
 
 
 @njit(cache=True)
-def _cch_row(rho, xi, inv_h, periodic, a, b, out):
+def cch_row(rho, xi, inv_h, periodic, a, b, out):
     """out[a, b, :] = L(ρ) = −div F on one row, Carrillo–Chertock–Huang (stencil ±2)."""
     shape = rho.shape
     d = inv_h.size
@@ -429,7 +429,7 @@ def upwind_apply(rho, xi, inv_h, periodic, out):
     rho, xi, out = as_3d(rho), as_3d(xi), as_3d(out)
     for a in range(rho.shape[0]):
         for b in range(rho.shape[1]):
-            _cch_row(rho, xi, inv_h, periodic, a, b, out)
+            cch_row(rho, xi, inv_h, periodic, a, b, out)
 
 
 @njit(cache=True)
@@ -440,7 +440,7 @@ def upwind_stage(rho, xi, inv_h, periodic, alpha, x, beta, dt, threshold, out):
     negative, high = 0, 0
     for a in range(rho.shape[0]):
         for b in range(rho.shape[1]):
-            _cch_row(rho, xi, inv_h, periodic, a, b, out)
+            cch_row(rho, xi, inv_h, periodic, a, b, out)
             row_negative, row_high = _combine_row(alpha, x, beta, rho, dt, threshold, a, b, out)
             negative += row_negative
             high += row_high

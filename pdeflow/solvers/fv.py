@@ -15,6 +15,17 @@ Time stepping:
   turns negative is rejected and the step halved. Each stage is one kernel call (flux on every
   axis and the stage combination); where Φ does not depend on ρ the SG weights B(±δ) and the
   step limit are computed once (and where Φ is uniform, B ≡ 1: plain diffusion).
+- ``scheme="rkl2"``: Runge–Kutta–Legendre super-time-stepping, second order, s ≤ ``stages``
+  stages of the same fused kernels covering ≈ s²/4 explicit limits per step; positivity enforced
+  by rejection (:mod:`pdeflow.solvers.fv_rkl`).
+- ``scheme="split"`` (U = D ρ log ρ): Strang splitting of the exact diffusion (DCT on walled
+  axes, FFT on periodic ones) and the drift ∇·(ρ∇Φ) by SSP-RK2 at the drift's CFL limit;
+  without a drift (heat) one step is the exact semi-discrete solution
+  (:mod:`pdeflow.solvers.fv_split`).
+- ``scheme="auto"``: one of the above chosen from the problem at t = 0 and recorded with the run
+  (``scheme_choice``): split for pure diffusion, rkl2 for diffusion-limited linear
+  Fokker–Planck and the porous medium without drift, explicit otherwise
+  (:mod:`pdeflow.solvers.fv_auto`, which says why it is not the default).
 - ``scheme="implicit"``: linearly implicit Euler, (I − dt L[ρⁿ]) ρⁿ⁺¹ = ρⁿ with the nonlinear
   coefficients frozen at ρⁿ, an M-matrix with unit column sums (positive and conservative at
   every dt, by construction), the step halved where the energy would rise
@@ -43,8 +54,11 @@ from ._fv_kernels import (
     upwind_apply,
     upwind_stage,
 )
+from .fv_auto import choose_scheme
 from .fv_implicit import ImplicitEuler
 from .fv_reaction import Reaction
+from .fv_rkl import RungeKuttaLegendre, rkl2_coverage
+from .fv_split import StrangSplit
 from .method import Method, Options, max_steps_option, option
 from .stepper import BlowUp, StepperBase, default_blowup_density, land
 
@@ -54,9 +68,11 @@ class FiniteVolumeOptions(Options):
     """Options of ``method="fv"``."""
 
     method: ClassVar[str] = "fv"
-    scheme: str = option("explicit", "time stepping: SSP-RK3 within the CFL limit, or linearly "
-                         "implicit Euler (positive at every dt)", "choice",
-                         choices=("explicit", "implicit"))
+    scheme: str = option("explicit", "time stepping: SSP-RK3 within the CFL limit, RKL2 "
+                         "super-time-stepping, Strang split with exact DCT/FFT diffusion, "
+                         "linearly implicit Euler (positive at every dt), or auto (chosen from "
+                         "the problem, recorded as scheme_choice)", "choice",
+                         choices=("explicit", "rkl2", "split", "implicit", "auto"))
     cfl: float = option(0.9, "fraction of the explicit positivity / diffusion step limit",
                         "fraction")
     dt: float | None = option(None, "explicit: an upper bound on the step; implicit: the step "
@@ -66,6 +82,8 @@ class FiniteVolumeOptions(Options):
     blowup_density: float | None = option(None, "blow-up when max density reaches it (default "
                                           "with an interaction: 0.1 M / cell volume)", "threshold",
                                           units="mass/volume")
+    stages: int = option(8, "rkl2: the most stages per step (a step covers (s^2+s-2)/4 explicit "
+                         "limits)", "count", low=2, high=1000)
     implicit_factor: float = option(50.0, "implicit default step, in explicit limits at t = 0",
                                     "positive")
 
@@ -95,7 +113,7 @@ class FiniteVolume(StepperBase):
         self.options = options.to_dict()
         scheme, dt, blowup_density = options.scheme, options.dt, options.blowup_density
         self.scheme, self.cfl, self.max_steps = scheme, float(options.cfl), int(options.max_steps)
-        self.dt_cap = float(dt) if dt is not None and scheme == "explicit" else np.inf
+        self.dt_cap = float(dt) if dt is not None and scheme != "implicit" else np.inf
         internal = self.energy.internal
         self.entropy_D = internal.D if isinstance(internal, Entropy) and internal.D > 0 else None
         self.power_law = internal if isinstance(internal, PowerLaw) else None
@@ -131,11 +149,18 @@ class FiniteVolume(StepperBase):
             self.jumps = np.zeros(grid.ndim)
         self.metric = problem.metric
         self.reaction = Reaction(self, self.metric) if self.metric.reaction else None
-        if self.reaction is not None and scheme == "implicit":
+        if self.reaction is not None and scheme not in ("explicit", "auto"):
             raise PdeflowError(
                 f"{type(self.metric).__name__} runs with scheme='explicit' (a reaction split with "
-                "the explicit transport); the implicit step solves Wasserstein flows"
+                f"the explicit transport); the {scheme} step solves Wasserstein flows"
             )
+        self.scheme_choice = None
+        if scheme == "auto":
+            scheme, why = choose_scheme(self)
+            self.scheme, self.scheme_choice = scheme, f"{scheme}: {why}"
+            self.dt_cap = float(dt) if dt is not None else np.inf
+        self.rkl = RungeKuttaLegendre(self, options.stages) if scheme == "rkl2" else None
+        self.split = StrangSplit(self) if scheme == "split" else None
         if scheme == "implicit":
             self.implicit_dt = (
                 float(dt) if dt is not None else options.implicit_factor * self.prepare(self.rho)
@@ -147,11 +172,16 @@ class FiniteVolume(StepperBase):
         ``max_steps`` steps to ``t_end`` (an explicit step far below the problem's time scale)."""
         if not self.metric.transport:
             return  # Fisher–Rao alone: exact per-cell updates, steps set by accuracy only
-        dt = self.implicit_dt if self.scheme == "implicit" else min(
-            self.cfl * self.prepare(self.rho), self.dt_cap)
+        if self.scheme == "implicit":
+            dt = self.implicit_dt
+        elif self.scheme == "split":
+            dt = min(self.cfl * self.split.drift_limit(self.rho), self.dt_cap)
+        else:
+            coverage = rkl2_coverage(self.rkl.max_stages) if self.rkl is not None else 1.0
+            dt = min(self.cfl * self.prepare(self.rho) * coverage, self.dt_cap)
         if dt > 0 and t_end / dt > self.max_steps:
-            hint = ("use scheme='implicit'" if self.scheme == "explicit"
-                    else "raise dt")
+            hint = ("raise dt" if self.scheme == "implicit"
+                    else "use scheme='rkl2', 'split' or 'implicit'")
             raise PdeflowError(
                 f"fv would need about {t_end / dt:.3g} steps of dt = {dt:.3g} to reach "
                 f"t = {t_end:g}, more than max_steps = {self.max_steps}; {hint}, coarsen the "
@@ -193,11 +223,15 @@ class FiniteVolume(StepperBase):
     def rhs(self, rho: np.ndarray, out: np.ndarray) -> float:
         """out = L(ρ) = −div F(ρ); returns the explicit step limit at ρ."""
         step_limit = self.prepare(rho)
+        self.apply(rho, out)
+        return step_limit
+
+    def apply(self, rho: np.ndarray, out: np.ndarray) -> None:
+        """out = L(ρ), the flux as last prepared (at ρ)."""
         if self.entropy_D is not None:
             scharfetter_gummel_apply(rho, self.flux_data, self.coef, self.periodic, out)
         else:
             upwind_apply(rho, self.flux_data, self.inv_h, self.periodic, out)
-        return step_limit
 
     def _stage(self, alpha: float, x: np.ndarray, beta: float, y: np.ndarray, dt: float,
                out: np.ndarray, threshold: float = np.inf) -> tuple[int, int]:
@@ -216,8 +250,14 @@ class FiniteVolume(StepperBase):
             dt = self._reaction_step(remaining)
             self.check_peak = True
         elif self.scheme == "explicit":
-            dt = self._explicit_step(remaining)
+            dt = self.explicit_step(remaining)
             self.check_peak = self.high_cells > 0
+        elif self.scheme == "rkl2":
+            dt = self.rkl.step(remaining)
+            self.check_peak = self.high_cells > 0
+        elif self.scheme == "split":
+            dt = self.split.step(remaining)
+            self.check_peak = True
         else:
             dt = self.implicit.step(remaining)
             self.check_peak = True
@@ -240,11 +280,11 @@ class FiniteVolume(StepperBase):
             reaction.step(dt)
             return dt
         reaction.step(0.5 * dt)
-        taken = self._explicit_step(dt)  # dt, unless the state after R asks for less
+        taken = self.explicit_step(dt)  # dt, unless the state after R asks for less
         reaction.step(taken - 0.5 * dt)  # the reaction covers the same time as the transport
         return taken
 
-    def _explicit_step(self, remaining: float) -> float:
+    def explicit_step(self, remaining: float) -> float:
         """One SSP-RK3 step (Shu–Osher form), each stage one fused kernel; returns the dt taken.
 
             s1 = ρ + dt L(ρ),  s2 = ¾ ρ + ¼ (s1 + dt L(s1)),  ρ' = ⅓ ρ + ⅔ (s2 + dt L(s2))
@@ -292,14 +332,25 @@ class FiniteVolume(StepperBase):
             time_scheme = ("linearly implicit Euler, energy-controlled step (first order; "
                            "positive and conservative at every dt)")
             spatial, rejected = self.implicit.spatial_scheme, self.implicit.rejected
+        elif self.scheme == "split":
+            time_scheme = self.split.time_scheme
+            spatial = "3-point Laplacian (exact in time) + carrillo-chertock-huang drift, minmod"
+            rejected = self.split.rejected
         else:
             time_scheme = "SSP-RK3 (third order; positive within the CFL limit)"
             spatial = ("scharfetter-gummel (second order)" if self.entropy_D is not None
                        else "carrillo-chertock-huang, minmod (second order)")
             rejected = self.rejected
-        return {
-            "rejected_steps": int(rejected), "time_scheme": time_scheme, "spatial_scheme": spatial,
-        }
+        out = {"rejected_steps": int(rejected), "time_scheme": time_scheme,
+               "spatial_scheme": spatial}
+        if self.rkl is not None:
+            out.update(time_scheme=self.rkl.time_scheme, stages=int(self.rkl.stages),
+                       rejected_steps=int(self.rkl.rejected + self.rejected))
+        if self.scheme_choice is not None:
+            out["scheme_choice"] = self.scheme_choice
+        if self.split is not None:
+            out["clipped_mass"] = float(self.split.heat.clipped_mass * self.grid.cell_volume)
+        return out
 
 
 METHOD = Method(

@@ -1,0 +1,54 @@
+"""The automatic choice of the finite-volume time scheme (``scheme="auto"``), recorded with the
+run (``scheme_choice`` in its attributes) and made once, from the problem at t = 0.
+
+What the work–precision measurements (``benchmarks/work_precision.py``, 2D 256²) support:
+
+- U = D ρ log ρ and Φ uniform (the heat equation): ``split``, the exact DCT/FFT propagator, one
+  step per snapshot interval (0.3× the hand-written forward-Euler stencil's time at its error).
+- U = D ρ log ρ, Φ = V (linear Fokker–Planck) with mesh Péclet number max|ΔV|/D ≤ 1, where the
+  explicit step limit is set by the diffusion: ``rkl2`` (Ornstein–Uhlenbeck: 0.5× the stencil's
+  time). The operator is then self-adjoint in ℓ²(1/π), so its eigenvalues are real, where the
+  RKL2 stability interval lies. Beyond Péclet 1 the drift sets the limit and super-steps gain
+  little; the split step is slower than RKL2 there too (its drift runs at the same CFL limit).
+- U = ρ^m (porous medium) with V uniform and no interaction: ``rkl2`` (Barenblatt, m = 2, 128²:
+  5.7× faster than SSP-RK3 at the same error, 6.86e-4 against 6.82e-4; no step rejected).
+- Everything else — an interaction W∗ρ (the linearised operator is not symmetric: RKL2's thin
+  stability strip along the negative axis is not shown to hold it), a drift with U = ρ^m, a
+  Fisher–Rao reaction: ``explicit`` (SSP-RK3), as before.
+
+Why this is not the default: the RKL2 step is bounded by its stage count, not by an error
+estimate, and on coarse grids its time error exceeds the spatial error (Ornstein–Uhlenbeck 1D,
+64 cells, to t = 0.5: L1 3.9e-3 against SSP-RK3's 1.4e-3; at 256² it is 2 % of it). Error
+control (embedded estimate, ``rtol``) would have to come first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._fv_kernels import largest_jumps
+
+PECLET = 1.0
+"""Above this mesh Péclet number max|ΔV|/D the drift, not the diffusion, limits the step."""
+
+
+def choose_scheme(fv) -> tuple[str, str]:
+    """(scheme, why) for a :class:`~pdeflow.solvers.fv.FiniteVolume` stepper being built."""
+    if fv.reaction is not None:
+        return "explicit", "a Fisher-Rao reaction is split with the explicit transport"
+    if fv.energy.has_interaction:
+        return "explicit", ("the drift potential V + W*rho depends on rho (operator not "
+                            "symmetric): SSP-RK3")
+    phi = np.asarray(fv.energy.drift_potential(fv.rho), dtype=float)
+    if fv.entropy_D is None:
+        if fv.power_law is not None and np.ptp(phi) == 0.0:
+            return "rkl2", "nonlinear diffusion without a drift: the step limit is the diffusion's"
+        return "explicit", "no diffusion, or U = rho^m with a drift: SSP-RK3"
+    if np.ptp(phi) == 0.0:
+        return "split", "pure diffusion: the exact DCT/FFT propagator, one step per snapshot"
+    jumps = largest_jumps(np.ascontiguousarray(phi), fv.periodic, np.zeros(fv.grid.ndim))
+    peclet = float(jumps.max()) / fv.entropy_D
+    if peclet <= PECLET:
+        return "rkl2", (f"linear drift-diffusion, mesh Peclet number {peclet:.3g} <= {PECLET:g}: "
+                        "the step limit is the diffusion's")
+    return "explicit", f"mesh Peclet number {peclet:.3g} > {PECLET:g}: the drift limits the step"
