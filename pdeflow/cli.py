@@ -363,7 +363,7 @@ def _cmd_info(args) -> int:
         options = traj.meta.get("options")
         if isinstance(options, dict) and options:
             print("  options " + ", ".join(f"{k}={v}" for k, v in options.items() if v is not None))
-        for key in ("time_scheme", "spatial_scheme", "solver"):
+        for key in ("time_scheme", "spatial_scheme", "scheme_choice", "solver"):
             if key in traj.meta:
                 print(f"  {key.replace('_', ' '):<14} {traj.meta[key]}")
         if "entropic_diffusion_fraction" in traj.meta:
