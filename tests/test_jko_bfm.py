@@ -245,3 +245,14 @@ def test_keller_segel_second_moment_follows_the_exact_law_like_finite_volumes():
     assert abs(errors["fv"]) < 0.005 * change, errors
     # the entropic JKO on this grid (τ = 0.05) is off by +0.32 (ε = dx²), +0.05 (dx²/2) and
     # −0.37 (dx²/4, pinned to the grid): it does not converge as ε → 0 at fixed dx
+
+
+def test_default_tau_is_a_few_cells_diffusion_times():
+    # fokker-planck preset grid (cells of 0.125): t_end / 100 = 0.01 < 4 dx²/D = 0.0625
+    grid = pf.Grid([(-6.0, 6.0)] * 2, 96)
+    problem = pf.problems.ornstein_uhlenbeck(grid, mean=(2.0, 0.0), cov=0.5)
+    run = pf.solve(problem, 1.0, method="jko", snapshots=2, progress=False)
+    assert run.meta["options"]["tau"] == pytest.approx(4 * 0.125**2)
+    assert run.meta["steps"] == 16  # 15 full steps and the shortened last one
+    given = pf.solve(problem, 0.05, method="jko", tau=0.025, snapshots=2, progress=False)
+    assert given.meta["options"]["tau"] == 0.025  # a tau given is taken as it is

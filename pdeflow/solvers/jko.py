@@ -24,8 +24,10 @@ quantile map X, stored with every snapshot (its checkpoint), in 1D.
 Options
 -------
 tau : float
-    JKO step (default ``t_end / 100``). ``advance`` takes steps of ``tau`` and shortens the last
-    one to land on the snapshot time exactly.
+    JKO step (default ``t_end / 100``; for the back-and-forth step with U = D ρ log ρ at least
+    4 dx²/D, below which near stationary states a step's dual gain sinks into the grid dual's
+    noise). ``advance`` takes steps of ``tau`` and shortens the last one to land on the snapshot
+    time exactly.
 solver : "bfm" | "entropic" (2D)
     The 2D step: back-and-forth (default in 2D) or entropic (the only one in 3D; also the
     default when ``epsilon`` is given, as in runs stored before the back-and-forth default).
@@ -85,6 +87,8 @@ from ._jko_lagrangian import LagrangianJKO
 from .method import Method, Options, low_rank_refusal, option
 from .stepper import StepperBase, land
 
+BFM_MIN_STEPS = 4.0
+"""The back-and-forth default τ is at least this many dx²/D (with the entropy)."""
 BLUR_FRACTION = 0.05
 """The entropic step's added diffusion ε/(4τ) allowed without an explicit ``epsilon``, in D."""
 ONLY_1D = ("n_quantiles", "spacing", "scheme")
@@ -97,7 +101,8 @@ class JKOOptions(Options):
     """Options of ``method="jko"`` (see the module docstring for each)."""
 
     method: ClassVar[str] = "jko"
-    tau: float | None = option(None, "JKO step (default t_end / 100)", "positive", units="time")
+    tau: float | None = option(None, "JKO step (default t_end / 100; back-and-forth with the "
+                               "entropy: at least 4 dx^2/D)", "positive", units="time")
     tol: float | None = option(None, "stopping rule of each step (default 1e-10 Newton, 1e-9 "
                                "entropic, 1e-4 back-and-forth)", "positive")
     max_iter: int | None = option(None, "iterations per step (default 100 Newton, 20000 "
@@ -176,6 +181,12 @@ def _build(problem, t_end: float, options: JKOOptions):
     if solver == "bfm" and options.epsilon is not None:
         raise PdeflowError("jko option epsilon applies to solver='entropic', not 'bfm'")
     if solver == "bfm":
+        internal = problem.energy.internal
+        if options.tau is None and isinstance(internal, Entropy) and internal.D > 0:
+            # steps of a few cells' diffusion time: below, the grid dual's noise floor is of the
+            # size of a step's dual gain near stationary states (the fokker-planck preset at
+            # tau = 1.3 dx²/D stalls at t ≈ 1.3; at 3.2 dx²/D it finishes)
+            tau = max(tau, BFM_MIN_STEPS * min(grid.dx) ** 2 / internal.D)
         opts = {
             "tau": tau,
             "solver": solver,
