@@ -1,4 +1,5 @@
-"""Keller–Segel 2D: which masses blow up? A sweep across the critical mass 8π.
+"""Keller–Segel 2D: which masses blow up? A sweep across the critical mass 8π
+==========================================================================
 
 Ten masses M = f·8π (f = 0.5 … 1.5) times two initial variances (0.5, 1.0), one Dask task per run.
 The fraction of runs that end in blow-up jumps from 0 to 1 at M = 8π, whatever the initial
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pdeflow.spec import load_spec
 from pdeflow.sweep import format_table, sweep
 
 EIGHT_PI = 8.0 * math.pi
@@ -51,9 +53,15 @@ def plot(table, path: Path) -> None:
         line = right.plot(mass, table.blowup_time.sel(cov=v), "o", label=f"blow-up time, v = {v}")
         right.plot(fine, 4 * math.pi * v / (fine - EIGHT_PI), color=line[0].get_color(), lw=0.8,
                    label=f"bound T*, v = {v}")
-    right.set(xlabel="mass M", ylabel="time", ylim=(0, 8))
+    right.set(xlabel="mass M", ylabel="blow-up time (threshold crossing)", ylim=(0, 8))
     right.legend(fontsize=8)
     left.legend()
+    left.set_title("fraction of the two variances v = 0.5, 1.0", fontsize="medium")
+    right.set_title("blow-up time and the bound T* = 4πv / (M − 8π)", fontsize="medium")
+    cells = load_spec(SPEC)["grid"]["cells"]
+    fig.suptitle("Keller–Segel ∂tρ = Δρ − ∇·(ρ∇c), −Δc = ρ, in 2D: finite volumes on "
+                 f"{cells}² cells, up to t = {load_spec(SPEC)['run']['t_end']:g}, one Dask task per run",
+                 fontsize="medium")
     fig.savefig(path, dpi=100)
     print(f"wrote {path}")
 
