@@ -64,14 +64,20 @@ def _out_dir(src_file) -> Path:
     return out
 
 
-def reset_argv(gallery_conf, script_vars) -> list[str]:
-    """The command line of an example in the gallery: its output in the build directory.
+def example_argv(src, out: Path) -> list[str]:
+    """The command line that sends an example's output into the folder ``out``.
 
-    The sweep examples take a directory (``--out DIR``), the others a PNG path.
+    The sweep examples take a folder (``--out DIR``), the others the path of their figure. The
+    gallery (:func:`reset_argv`) and ``tests/test_examples.py`` both run the examples so.
     """
-    src = Path(script_vars["src_file"])
-    out = _out_dir(src)
+    src = Path(src)
     return ["--out", str(out if src.stem.startswith("sweep_") else out / f"{src.stem}.png")]
+
+
+def reset_argv(gallery_conf, script_vars) -> list[str]:
+    """The command line of an example in the gallery: its output in the build directory."""
+    src = Path(script_vars["src_file"])
+    return example_argv(src, _out_dir(src))
 
 
 def scrape_pngs(block, block_vars, gallery_conf) -> str:
