@@ -46,6 +46,7 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "auto_examples/*.zip", "auto_examples/*.json",
                     "_generated/*"]
 root_doc = "index"
+smartquotes_action = "qe"  # curly quotes and ellipses, but "--out" stays two hyphens
 
 # -- MyST: the guide is Markdown with $…$ / $$…$$ math ---------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
@@ -93,4 +94,11 @@ html_title = f"pdeflow {release}"
 html_static_path = ["_static"]
 html_css_files = ["pdeflow.css"]
 html_show_sourcelink = False
-pygments_style = "sphinx"
+# MathJax from its CDN (Sphinx's default); an offline build can point this at a local copy, e.g.
+# PDEFLOW_DOCS_MATHJAX="file:///usr/share/javascript/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML"
+if os.environ.get("PDEFLOW_DOCS_MATHJAX"):
+    mathjax_path = os.environ["PDEFLOW_DOCS_MATHJAX"]
+    if "MathJax.js" in mathjax_path:  # MathJax 2 (Debian's libjs-mathjax): its own configuration
+        myst_update_mathjax = False
+        mathjax2_config = {"tex2jax": {"inlineMath": [["\\(", "\\)"]],
+                                       "displayMath": [["\\[", "\\]"]]}}

@@ -43,6 +43,8 @@ Measured (``--quick``: 28³ grid for the PDE; means over 3 seeds):
 The numbers are printed and written to ``<out stem>.json``; the figure's titles say what the
 article claims and what was measured.
 
+::
+
     python examples/article_w2_first_layer.py [--out article_w2_first_layer.png] [--quick]
 
 About a minute on two cores (the 3D PDE); ``--quick``: a 28³ grid. ``PDEFLOW_DOCS_SHORT=1``
@@ -59,7 +61,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from mean_field_relu_widths import DT, STD0, conventional
+from mean_field_relu_widths import DATA, DT, STD0, conventional
 from scipy.special import ndtri
 from scipy.stats import norm
 
@@ -91,13 +93,12 @@ def w2_to_gaussian(w: np.ndarray, std: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default="article_w2_first_layer.png")
     parser.add_argument("--quick", action="store_true", default=SHORT,
                         help="a 28³ grid for the PDE (default with PDEFLOW_DOCS_SHORT=1)")
     args = parser.parse_args()
-    x, y = np.loadtxt(Path(__file__).resolve().parents[1] / "data" / "regression_x2.csv",
-                      delimiter=",", comments="#", skiprows=2, unpack=True)
+    x, y = np.loadtxt(DATA, delimiter=",", comments="#", skiprows=2, unpack=True)
     numbers: dict = {"target_std": TARGET_STD, "w2_initial_gaussians": abs(STD0 - TARGET_STD)}
 
     # 1. the article's quantity, conventional scaling

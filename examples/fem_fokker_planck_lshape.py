@@ -12,6 +12,8 @@ zero column sums of the operator), the smallest nodal density, the free energy a
 at the end, and the L1 distance to the Gibbs state; it draws four snapshots, the mass drift and
 the free energy (``pdeflow.plot.plot_trajectory``).
 
+::
+
     python examples/fem_fokker_planck_lshape.py [--out fem_lshape.png]
 
 Writes the figure, ``<out stem>.h5`` and the ParaView sidecar ``<out stem>.xmf`` (open the .xmf:
@@ -34,7 +36,7 @@ def V(x, y):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default="fem_lshape.png")
     args = parser.parse_args()
     out = Path(args.out)

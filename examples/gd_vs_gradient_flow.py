@@ -15,6 +15,8 @@ Euler's global error is O(η): ``sup_k |θ_k − θ(t_k)| ≈ C η``, C accumula
 log-log slope, the slopes between successive η (→ 1; Rosenbrock's largest η, near the stability
 limit, is not yet asymptotic) and gap/η (→ C), and draws the paths and the gaps.
 
+::
+
     python examples/gd_vs_gradient_flow.py [--out gd_vs_gradient_flow.png]
 
 Writes the figure and ``<out stem>.json``; a few seconds.
@@ -70,7 +72,7 @@ def gradient_flow(problem):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default="gd_vs_gradient_flow.png")
     args = parser.parse_args()
 

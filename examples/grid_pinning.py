@@ -1,7 +1,7 @@
 """Grid pinning: two compact bumps under a weak attraction, by grid, particles and 1D JKO
 ======================================================================================
 
-The flow, in 1D, with degenerate diffusion (m = 3):
+The flow, in 1D, with degenerate diffusion (m = 3)::
 
     ∂t ρ = ∂x(ρ ∂x ξ),   ξ = (3/2) ρ² + W_s * ρ + V,
     W_s(x) = −3 exp(−x² / (2·0.3²))   (a short-range attraction that holds each bump together),
@@ -11,17 +11,22 @@ V is the interaction ε|x − y|²/2 of the unit mass with itself: ∫ ε(x − 
 and the centre of mass x̄ = 0 is conserved. Two bumps of mass ½ at ±2 stay compact and apart,
 and the centre of mass of each moves exactly as
 
+::
+
     c(t) = c(0) e^{−ε t}
 
 (the pressure and the self-attraction integrate to zero over a bump; the bumps are too far apart
 for W_s to couple them). Each method starts from bumps relaxed with ε = 0 on its grid (3 time
 units of fv), so that the motion measured is the drift alone.
 
-What to expect (measured; README "What to expect: grid pinning with degenerate diffusion"): the
+What to expect (measured; the user guide's "What to expect: grid pinning with degenerate diffusion",
+docs/guide/finite_volumes.md): the
 finite-volume bumps move a fraction of a cell and then stop for good on coarse grids (a
 discrete steady state: the edge cells' pressure is held by the empty neighbour's higher ξ), and
 drift at close to the exact speed once the cells are fine enough; particles and the 1D JKO
 (Lagrangian, translation invariant) follow c(t).
+
+::
 
     python examples/grid_pinning.py [--out grid_pinning.png] [--short]
 
@@ -86,7 +91,7 @@ def centres(method: str, grid: pf.Grid, rho0: np.ndarray, eps: float, t_end: flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default="grid_pinning.png")
     parser.add_argument("--short", action="store_true", default=os.environ.get("PDEFLOW_DOCS_SHORT") == "1",
                         help="coarse grids, t <= 8 (15 s of CPU; default with PDEFLOW_DOCS_SHORT=1)")

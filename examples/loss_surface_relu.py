@@ -17,6 +17,8 @@ several starts, and prints for each start where it ends, its loss, w1·w2 and th
 w1² − w2². Measured: five starts reach w1 w2 = 0.500 (loss < 1e-30) with drifts 6e-4 to 8e-2;
 (−0.8, 1.0) never moves; (0.3, −1.5) is pushed across w1 = 0 and dies at loss 0.125.
 
+::
+
     python examples/loss_surface_relu.py [--out loss_surface_relu.png]
 
 Writes the figure and ``<out stem>.json``; a second.
@@ -55,7 +57,7 @@ def descend(start):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default="loss_surface_relu.png")
     args = parser.parse_args()
 

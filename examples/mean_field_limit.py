@@ -12,6 +12,8 @@ For m = 10, 100, 1000, 10000 and 3 seeds the script reports W2(neurons, grid den
 - W2 falls as the W2 of m Gaussian samples in 2D, log m / √m (Ledoux 2017): a log-log slope near
   −0.3 over this range, −0.5 once divided by log m.
 
+::
+
     python examples/mean_field_limit.py [--out mean_field_limit.png] [--seeds 3] [--quick]
 
 Writes the figure and the numbers (``<out stem>.json``); about two minutes on two cores,
@@ -33,7 +35,7 @@ from pdeflow.network import mean_field_limit, plot_mean_field_limit
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default="mean_field_limit.png")
     short = os.environ.get("PDEFLOW_DOCS_SHORT") == "1"
     parser.add_argument("--seeds", type=int, default=2 if short else 3)

@@ -21,6 +21,8 @@ the width-1000 KDE and the PDE marginal. Measured: conventional, the std of w at
 0.51 to 1.04 by epoch 600 (loss 0.019 at width 1000, 0.0194 for the PDE) and the width-1000 KDE
 is within L1 0.07–0.15 of the PDE marginal (KDE smoothing and sampling).
 
+::
+
     python examples/mean_field_relu_widths.py [--out mean_field_relu_widths.png] [--quick]
 
 Writes the figure and ``<out stem>.json``; about 15 s on two cores (most of it the 3D PDE run).
@@ -43,6 +45,9 @@ import pdeflow as pf
 
 WIDTHS = (10, 100, 1000)
 STD0 = 0.5
+# this folder: sphinx-gallery runs an example in its folder, without __file__
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+DATA = HERE.parent / "data" / "regression_x2.csv"  # the article's data (data/README.md)
 SHORT = os.environ.get("PDEFLOW_DOCS_SHORT") == "1"  # the documentation's short setting
 CONVENTIONAL_EPOCHS = (0, 100, 1000, 10000) if SHORT else (0, 300, 3000, 30000)
 DT, MEAN_FIELD_TIMES = 0.05, (0.0, 1.0, 5.0, 30.0)  # epochs = t / dt: 0, 20, 100, 600
@@ -73,14 +78,13 @@ def conventional(x, y, m, rng, epochs):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default="mean_field_relu_widths.png")
     parser.add_argument("--quick", action="store_true", default=SHORT,
                         help="a 28³ grid for the PDE (default with PDEFLOW_DOCS_SHORT=1)")
     args = parser.parse_args()
     # the article's data: 50 points of y = x² + 0.05 N(0, 1), seed 0 (data/README.md)
-    x, y = np.loadtxt(Path(__file__).resolve().parents[1] / "data" / "regression_x2.csv",
-                      delimiter=",", comments="#", skiprows=2, unpack=True)
+    x, y = np.loadtxt(DATA, delimiter=",", comments="#", skiprows=2, unpack=True)
 
     conv = {m: conventional(x, y, m, np.random.default_rng(m), CONVENTIONAL_EPOCHS) for m in WIDTHS}
     grid = pf.Grid([(-5.0, 5.0)] * 3, 28 if args.quick else 44)

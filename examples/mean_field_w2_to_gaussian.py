@@ -24,6 +24,8 @@ m = 1000, floors 0.199 and 0.089). Mean-field scaling (weights 1/m, learning rat
 neurons' law follows the PDE and leaves G — W2 0.079 → 0.621 by epoch 600 for m = 1000, against
 0.098 → 0.620 for the PDE's own (w, b) marginal (3D fv run, measured the same way).
 
+::
+
     python examples/mean_field_w2_to_gaussian.py [--out mean_field_w2_to_gaussian.png] [--quick]
 
 Writes the figure and ``<out stem>.json``; about 20 s on two cores. ``PDEFLOW_DOCS_SHORT=1``
@@ -41,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import ot
 from matplotlib.figure import Figure
-from mean_field_relu_widths import DT, STD0, conventional
+from mean_field_relu_widths import DATA, DT, STD0, conventional
 
 import pdeflow as pf
 
@@ -68,14 +70,13 @@ def bures(points, masses):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default="mean_field_w2_to_gaussian.png")
     parser.add_argument("--quick", action="store_true", default=SHORT,
                         help="a 28³ grid for the PDE (default with PDEFLOW_DOCS_SHORT=1)")
     args = parser.parse_args()
     # the article's data: 50 points of y = x² + 0.05 N(0, 1), seed 0 (data/README.md)
-    x, y = np.loadtxt(Path(__file__).resolve().parents[1] / "data" / "regression_x2.csv",
-                      delimiter=",", comments="#", skiprows=2, unpack=True)
+    x, y = np.loadtxt(DATA, delimiter=",", comments="#", skiprows=2, unpack=True)
     reference = np.random.default_rng(123).normal(0.0, STD0, (REFERENCE, 2))
 
     runs = {}  # name -> (epochs, list of (points, masses))

@@ -10,6 +10,8 @@ Two flows with exact solutions, in 1D:
   (Carrillo–Craig–Patacchini): deterministic after the initial sampling; the flow contracts W2,
   so the sampling error decays while the blob width ε ~ N^{-1/2} adds a regularisation error.
 
+::
+
     python examples/particle_convergence.py [--out particle_convergence.png] [--seeds 4] [--quick]
 
 Prints the table of W2 per N and the fitted slopes, and saves the log-log plot. About a minute
@@ -30,7 +32,7 @@ from pdeflow.convergence import particle_convergence
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default="particle_convergence.png")
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--quick", action="store_true", default=os.environ.get("PDEFLOW_DOCS_SHORT") == "1",

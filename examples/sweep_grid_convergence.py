@@ -6,6 +6,8 @@ N(e^{-t}, 0.5 e^{-2t} + 1 − e^{-2t}). The metric ``l1_error`` measures ‖ρ_h
 time of each run; the fitted slope of log(error) against log(h) is the observed order
 (Scharfetter–Gummel on smooth data: 2).
 
+::
+
     python examples/sweep_grid_convergence.py [--workers N] [--out DIR]
 
 Writes DIR/run_*.h5, DIR/sweep.nc, DIR/sweep.png and DIR/convergence.png.
@@ -70,7 +72,7 @@ def plot(h, error, order, constant, path: Path) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--workers", type=int, help="Dask workers (default 2; 0: serial)")
     parser.add_argument("--out", default="sweep-grid-convergence", help="output folder")
     args = parser.parse_args()

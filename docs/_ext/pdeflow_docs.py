@@ -81,9 +81,11 @@ def reset_argv(gallery_conf, script_vars) -> list[str]:
 
 
 def scrape_pngs(block, block_vars, gallery_conf) -> str:
-    """Copy the PNG files an example wrote into the gallery's images, its own figure first."""
-    from sphinx_gallery.scrapers import figure_rst
+    """Copy the PNG files an example wrote into the gallery's images, its own figure first.
 
+    Each becomes an image that opens at full size when clicked: the wide figures are shrunk to
+    the text column.
+    """
     src = Path(block_vars["src_file"])
     seen = block_vars.setdefault("pdeflow_pngs", set())
     pngs = [p for p in sorted(_out_dir(src).rglob("*.png"), key=lambda p: (p.stem != src.stem, p.name))
@@ -92,7 +94,9 @@ def scrape_pngs(block, block_vars, gallery_conf) -> str:
     for png, target in zip(pngs, block_vars["image_path_iterator"], strict=False):
         seen.add(png)
         shutil.copyfile(png, target)
-        rst.append(figure_rst([target], gallery_conf["src_dir"]))
+        source = "/" + Path(os.path.relpath(target, gallery_conf["src_dir"])).as_posix()
+        rst.append(f"\n.. image:: {source}\n   :alt: {png.stem}\n   :class: sphx-glr-single-img\n"
+                   f"   :target: ../_images/{Path(target).name}\n")
     return "".join(rst)
 
 
