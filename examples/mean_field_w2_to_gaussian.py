@@ -30,7 +30,7 @@ neurons' law follows the PDE and leaves G — W2 0.079 → 0.621 by epoch 600 fo
 
 Writes the figure and ``<out stem>.json``; about 20 s on two cores. ``PDEFLOW_DOCS_SHORT=1``
 (the documentation's gallery) makes ``--quick`` (a 28³ grid for the PDE) the default, stops the
-conventional runs at epoch 3000 and samples G with 2000 points instead of 4000 (a higher floor).
+conventional runs at epoch 3000 and samples G with 1000 points instead of 4000 (a higher floor).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import pdeflow as pf
 WIDTHS = (100, 1000)
 SHORT = os.environ.get("PDEFLOW_DOCS_SHORT") == "1"  # the documentation's short setting
 EPOCHS = (0, 10, 30, 100, 300, 1000, 3000) + (() if SHORT else (10000,))  # conventional
-REFERENCE = 2000 if SHORT else 4000  # points sampled from G
+REFERENCE = 1000 if SHORT else 4000  # points sampled from G
 TIMES = (0.0, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0)  # mean-field, epochs t / dt
 
 
