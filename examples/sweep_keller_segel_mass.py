@@ -12,7 +12,7 @@ variance).
 
 Writes DIR/run_*.h5, DIR/sweep.nc, DIR/sweep.png and DIR/blowup_fraction.png. About a minute on
 two cores; ``PDEFLOW_DOCS_SHORT=1`` (the documentation's gallery) sweeps four masses
-(f = 0.8, 0.9, 1.1, 1.2) instead of ten.
+(f = 0.8, 0.9, 1.1, 1.2) instead of ten, in a serial loop (``--workers 0``, no Dask cluster to start).
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ def main(out_dir: str = "sweep-keller-segel-mass", workers: int | None = None):
     masses = [round(f * EIGHT_PI, 1) for f in FRACTIONS]
     table = sweep(SPEC, {"mass": masses, "cov": [0.5, 1.0]}, out_dir=out_dir, workers=workers)
     print(format_table(table))
-    plot(table, Path(out_dir) / "blowup_fraction.png")
+    plot(table, Path(out_dir) / "blowup_fraction.png", workers)
     fraction = (table.status == "blow-up").mean("cov")
     print(f"blow-up fraction per mass: {dict(zip(FRACTIONS, fraction.values.tolist(), strict=True))}")
     return table
 
 
-def plot(table, path: Path) -> None:
+def plot(table, path: Path, workers: int | None = None) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -69,7 +69,8 @@ def plot(table, path: Path) -> None:
     right.set_title("blow-up time and the bound T* = 4πv / (M − 8π)", fontsize="medium")
     cells = load_spec(SPEC)["grid"]["cells"]
     fig.suptitle("Keller–Segel ∂tρ = Δρ − ∇·(ρ∇c), −Δc = ρ, in 2D: finite volumes on "
-                 f"{cells}² cells, up to t = {load_spec(SPEC)['run']['t_end']:g}, one Dask task per run",
+                 f"{cells}² cells, up to t = {load_spec(SPEC)['run']['t_end']:g}, "
+                 + ("one run after another" if workers == 0 else "one Dask task per run"),
                  fontsize="medium")
     fig.savefig(path, dpi=100)
     print(f"wrote {path}")
@@ -77,7 +78,8 @@ def plot(table, path: Path) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
-    parser.add_argument("--workers", type=int, help="Dask workers (default 2; 0: serial)")
+    parser.add_argument("--workers", type=int, default=0 if SHORT else None,
+                        help="Dask workers (default 2; 0: serial, the default with PDEFLOW_DOCS_SHORT=1)")
     parser.add_argument("--out", default="sweep-keller-segel-mass", help="output folder")
     args = parser.parse_args()
     main(args.out, args.workers)

@@ -9,14 +9,16 @@ Every (width m, seed) pair is one task training a width-m network by gradient de
 mean-field scaling; one grid (fv) run of the same preset is the PDE reference. The metric is
 the final risk; the table gives its gap to the PDE's final risk, averaged over seeds, against m
 with the fitted log-log slope (the mean-field limit predicts m^(-1/2)), and a figure.
-About 20 s on two cores. The sweep's summary figure (``widths/sweep.png``) is redrawn with a
-logarithmic width axis.
+About 20 s on two cores; ``PDEFLOW_DOCS_SHORT=1`` (the documentation's gallery) makes it a
+serial loop (``--workers 0``, no Dask cluster to start). The sweep's summary figure
+(``widths/sweep.png``) is redrawn with a logarithmic width axis.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +35,9 @@ def final_risk(traj) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
-    parser.add_argument("--workers", type=int, default=2)
+    short = os.environ.get("PDEFLOW_DOCS_SHORT") == "1"  # the documentation's short setting
+    parser.add_argument("--workers", type=int, default=0 if short else 2,
+                        help="Dask workers (0: serial, the default with PDEFLOW_DOCS_SHORT=1)")
     parser.add_argument("--out", default="sweep-mean-field")
     parser.add_argument("--widths", default="10,100,1000,10000")
     parser.add_argument("--seeds", type=int, default=3)
@@ -74,7 +78,8 @@ def main() -> None:
     ax.set_xlabel("width m")
     ax.set_ylabel(f"|R_m(T) − R(T)|, mean over {args.seeds} seeds")
     ax.set_title(f"Mean-field limit of ∂tρ = ∇·(ρ∇Ψ), risk at T = {pde.times[-1]:g}:\n"
-                 "width-m GD (particles) vs the PDE (fv), on Dask", fontsize="medium")
+                 "width-m GD (particles) vs the PDE (fv), "
+                 + ("one run after another" if args.workers == 0 else "on Dask"), fontsize="medium")
     ax.legend()
     out = Path(args.out)
     fig.savefig(out / "mean_field_widths.png", dpi=110)
