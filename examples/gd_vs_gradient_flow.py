@@ -1,17 +1,21 @@
-"""Gradient descent is the explicit Euler scheme of the gradient flow: the gap is O(learning rate).
+"""Gradient descent is the explicit Euler scheme of the gradient flow: the gap is O(learning rate)
+===============================================================================================
 
-Gradient descent θ_{k+1} = θ_k − η ∇f(θ_k) against the gradient flow θ'(t) = −∇f(θ(t)) solved
-by ``scipy.integrate.solve_ivp`` (Radau, rtol 1e-11), compared at the times t_k = kη over [0, T]:
+The article's experiment 1. Gradient descent θ_{k+1} = θ_k − η ∇f(θ_k) against the gradient
+flow θ'(t) = −∇f(θ(t)) solved by ``scipy.integrate.solve_ivp`` (Radau, rtol 1e-11), compared
+at the times t_k = kη over [0, T]:
 
 - f(x, y) = x² + 4y² from (2, 1), T = 2: the flow is (2e^{−2t}, e^{−8t}) (checked), GD is stable
   for η < 2/8;
 - Rosenbrock f(x, y) = (1 − x)² + 100 (y − x²)² from (−1.2, 1), T = 2: a stiff valley (Hessian
   eigenvalues up to ~10³), GD stable for η ≲ 2·10⁻³.
 
-Euler's global error is O(η): sup_k |θ_k − θ(t_k)| ≈ C η, C accumulating the local errors
-½ η² |θ''| through the flow's sensitivity. The script prints the gap for each η, the fitted
+Euler's global error is O(η): ``sup_k |θ_k − θ(t_k)| ≈ C η``, C accumulating the local errors
+``½ η² |θ''|`` through the flow's sensitivity. The script prints the gap for each η, the fitted
 log-log slope, the slopes between successive η (→ 1; Rosenbrock's largest η, near the stability
 limit, is not yet asymptotic) and gap/η (→ C), and draws the paths and the gaps.
+
+::
 
     python examples/gd_vs_gradient_flow.py [--out gd_vs_gradient_flow.png]
 
@@ -68,7 +72,7 @@ def gradient_flow(problem):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default="gd_vs_gradient_flow.png")
     args = parser.parse_args()
 
@@ -94,7 +98,8 @@ def main() -> None:
                 row[0].plot(*path.T, ".", ms=2, color=f"C{k}", label=f"GD, η = {lr:g}")
         t = np.linspace(0.0, T, 400)
         row[0].plot(*flow(t), "k-", lw=1.0, label="gradient flow (solve_ivp)")
-        row[0].set(xlim=(xa, xb), ylim=(ya, yb), title=f"{name}: paths up to t = {T:g}")
+        row[0].set(xlim=(xa, xb), ylim=(ya, yb), xlabel="x", ylabel="y",
+                   title=f"{name}: paths for t ∈ [0, {T:g}] over the level sets of f")
         row[0].legend(fontsize="small")
         gaps = np.array(gaps)
         slope = float(np.polyfit(np.log(rates), np.log(gaps), 1)[0])
@@ -114,6 +119,9 @@ def main() -> None:
         row[1].minorticks_off()
         row[1].set_xticks(rates, [f"{r:g}" for r in rates], fontsize="small")
         row[1].legend(fontsize="small")
+    fig.suptitle(r"Gradient descent $\theta_{k+1} = \theta_k - \eta\nabla f(\theta_k)$ against the "
+                 r"gradient flow $\theta' = -\nabla f(\theta)$ "
+                 "(solve_ivp, Radau), t ∈ [0, 2]")
     out = Path(args.out)
     fig.savefig(out, dpi=120)
     out.with_suffix(".json").write_text(json.dumps(numbers, indent=1))

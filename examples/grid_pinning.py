@@ -1,6 +1,7 @@
-"""Grid pinning: two compact bumps under a weak attraction, by grid, particles and 1D JKO.
+"""Grid pinning: two compact bumps under a weak attraction, by grid, particles and 1D JKO
+======================================================================================
 
-The flow, in 1D, with degenerate diffusion (m = 3):
+The flow, in 1D, with degenerate diffusion (m = 3)::
 
     ∂t ρ = ∂x(ρ ∂x ξ),   ξ = (3/2) ρ² + W_s * ρ + V,
     W_s(x) = −3 exp(−x² / (2·0.3²))   (a short-range attraction that holds each bump together),
@@ -10,27 +11,34 @@ V is the interaction ε|x − y|²/2 of the unit mass with itself: ∫ ε(x − 
 and the centre of mass x̄ = 0 is conserved. Two bumps of mass ½ at ±2 stay compact and apart,
 and the centre of mass of each moves exactly as
 
+::
+
     c(t) = c(0) e^{−ε t}
 
 (the pressure and the self-attraction integrate to zero over a bump; the bumps are too far apart
 for W_s to couple them). Each method starts from bumps relaxed with ε = 0 on its grid (3 time
 units of fv), so that the motion measured is the drift alone.
 
-What to expect (measured; README "What to expect: grid pinning with degenerate diffusion"): the
+What to expect (measured; the user guide's "What to expect: grid pinning with degenerate diffusion",
+docs/guide/finite_volumes.md): the
 finite-volume bumps move a fraction of a cell and then stop for good on coarse grids (a
 discrete steady state: the edge cells' pressure is held by the empty neighbour's higher ξ), and
 drift at close to the exact speed once the cells are fine enough; particles and the 1D JKO
 (Lagrangian, translation invariant) follow c(t).
 
+::
+
     python examples/grid_pinning.py [--out grid_pinning.png] [--short]
 
-``--short`` (15 s of CPU, under a minute on two busy cores): fv on 50 and 100 cells, t ≤ 8.
-The default adds 200 cells and runs to t = 16 (a few minutes).
+``--short`` (15 s of CPU, under a minute on two busy cores): fv on 50 and 100 cells, t ≤ 8; the
+default when ``PDEFLOW_DOCS_SHORT=1`` is set (the documentation's gallery). Without it: 200 cells
+too, and t ≤ 16 (a few minutes).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -83,9 +91,10 @@ def centres(method: str, grid: pf.Grid, rho0: np.ndarray, eps: float, t_end: flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default="grid_pinning.png")
-    parser.add_argument("--short", action="store_true", help="coarse grids, t <= 8 (15 s of CPU)")
+    parser.add_argument("--short", action="store_true", default=os.environ.get("PDEFLOW_DOCS_SHORT") == "1",
+                        help="coarse grids, t <= 8 (15 s of CPU; default with PDEFLOW_DOCS_SHORT=1)")
     args = parser.parse_args()
     eps = 0.005
     t_end, cells = (8.0, (50, 100)) if args.short else (16.0, (50, 100, 200))
@@ -114,10 +123,10 @@ def main() -> None:
     times = np.linspace(0.0, t_end, 200)
     exact = CENTRE * (np.exp(-eps * times) - 1)
     print(f"right bump: c(t) − c(0) at t = {t_end:g}, and the speed over the second half of the run,"
-          " against the exact c(0)(e^{−εt} − 1) from each run's own c(0)")
+          " against the exact c(0)(exp(−εt) − 1) from each run's own c(0)")
     fig = Figure(figsize=(7.0, 4.5), layout="constrained")
     ax = fig.subplots()
-    ax.plot(times, exact, "k-", lw=2, label="exact c(0)(e^{−εt} − 1), c(0) = 2")
+    ax.plot(times, exact, "k-", lw=2, label="exact c(0)(exp(−εt) − 1), c(0) = 2")
     for k, (name, (t, c, wall)) in enumerate(runs.items()):
         d, d_exact = c - c[0], c[0] * (np.exp(-eps * t) - 1)
         half = len(t) // 2

@@ -1,4 +1,7 @@
-"""The loss surface of the smallest relu network, w2·relu(w1·x), fitting one point (x, y) = (1, 0.5).
+"""The loss surface of the smallest relu network, w2·relu(w1·x), fitting one point (x, y) = (1, 0.5)
+==================================================================================================
+
+The article's experiment 4::
 
     L(w1, w2) = ½ (w2 relu(w1) − 0.5)²
 
@@ -13,6 +16,8 @@ The script draws the surface in 3D and its contours with gradient-descent paths 
 several starts, and prints for each start where it ends, its loss, w1·w2 and the drift of
 w1² − w2². Measured: five starts reach w1 w2 = 0.500 (loss < 1e-30) with drifts 6e-4 to 8e-2;
 (−0.8, 1.0) never moves; (0.3, −1.5) is pushed across w1 = 0 and dies at loss 0.125.
+
+::
 
     python examples/loss_surface_relu.py [--out loss_surface_relu.png]
 
@@ -52,7 +57,7 @@ def descend(start):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default="loss_surface_relu.png")
     args = parser.parse_args()
 
@@ -64,7 +69,11 @@ def main() -> None:
     ax3.set(xlabel="w1", ylabel="w2", zlabel="loss", title="L = ½ (w2 relu(w1) − 0.5)²")
     ax3.view_init(elev=32, azim=-125)
     ax = fig.add_subplot(1, 2, 2)
-    ax.contourf(w1, w2, L, levels=np.geomspace(1e-4, L.max(), 25), cmap="viridis", alpha=0.8)
+    from matplotlib.colors import LogNorm
+
+    filled = ax.contourf(w1, w2, np.maximum(L, 1e-4), levels=np.geomspace(1e-4, L.max(), 25), cmap="viridis",
+                         alpha=0.8, norm=LogNorm())
+    fig.colorbar(filled, ax=ax, label="loss L(w1, w2) (log scale)", format="%.0e")
     branch = np.linspace(0.25, 2.2, 100)
     ax.plot(branch, Y / (X * branch), "w--", lw=1.2, label="minimisers w1 w2 = 0.5")
     ax.axvspan(-1.0, 0.0, color="0.3", alpha=0.25, label="dead neuron: flat, ∇L = 0")
@@ -85,6 +94,9 @@ def main() -> None:
     ax.set(xlabel="w1", ylabel="w2", xlim=(-1.0, 2.2), ylim=(-2.0, 2.0),
            title=f"contours and gradient-descent paths (η = {LR}, {STEPS} steps)")
     ax.legend(loc="lower right", fontsize="small")
+    fig.suptitle("Loss surface of w2·relu(w1·x) at (x, y) = (1, 0.5), and gradient descent "
+                 r"$\theta_{k+1} = \theta_k - \eta\nabla L(\theta_k)$"
+                 f", η = {LR}, {STEPS} steps (t = {LR * STEPS:g})")
     out = Path(args.out)
     fig.savefig(out, dpi=120)
     out.with_suffix(".json").write_text(json.dumps({"lr": LR, "steps": STEPS, "paths": rows}, indent=1))

@@ -223,7 +223,7 @@ def _mean_inverse_distance(a: float, b: float, c: float) -> float:
 
 
 def origin_cell_average(kernel: RadialKernel, dx: Sequence[float]) -> float:
-    """Mean of ``k(|x|)`` over ``∏ [-dx_k/2, dx_k/2]`` by quadrature along rays from the origin:
+    """Mean of ``k(|x|)`` over ``∏ [-dx_k/2, dx_k/2]`` by quadrature along rays from the origin::
 
         mean = Σ_k ∫_{[0,1]^{d−1}} K(|p_k(v)|) / |p_k(v)|^d dv,   K(R) = ∫_0^R k(s) s^{d−1} ds,
 

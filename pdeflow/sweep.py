@@ -100,7 +100,7 @@ def sweep(
     -------
     xarray.Dataset
         ``status``, ``error``, ``file``, ``reused`` and the float summaries ``final_time``,
-        ``mass_drift`` (max |M(t) − M(0)| / M(0)), ``final_energy``, ``final_second_moment``,
+        ``mass_drift`` (``max |M(t) − M(0)| / M(0)``), ``final_energy``, ``final_second_moment``,
         ``blowup_time`` (NaN when none), ``wall_time`` and each metric, over the swept
         parameters (and ``seed``, and ``solver``, the method, when the spec runs several; not
         named ``method``, a keyword of ``Dataset.sel``). A run that raises is tried once more;

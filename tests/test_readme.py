@@ -1,11 +1,13 @@
-"""Every fenced Python block and every ``$ `` command of README.md runs as written.
+"""Every fenced Python block and every ``$ `` command of README.md and of the documentation's
+Markdown pages (``docs/**/*.md``) runs as written.
 
 Each block runs in a fresh temporary directory (holding links to the checkout's ``examples/`` and
-``data/``, as the README's commands run from a checkout): Python blocks as a script of their own
-(so that ``if __name__ == "__main__":`` guards work as they do for a user), the ``$ `` commands of
-one console block one after the other in one directory (later ones read what earlier ones wrote).
-Skipped: the quick-start commands (``.ci/run`` runs them, in a new virtual environment: one of
-them is this test suite) and a block after ``<!-- readme-test: skip (why) -->``.
+``data/``, as the commands run from a checkout): Python blocks as a script of their own (so that
+``if __name__ == "__main__":`` guards work as they do for a user), the ``$ `` commands of one
+console block one after the other in one directory (later ones read what earlier ones wrote).
+Skipped: the README's quick-start commands (``.ci/run`` runs them, in a new virtual environment:
+one of them is this test suite) and a block after ``<!-- readme-test: skip (why) -->``; the
+skipped blocks are listed below and checked to be exactly those.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+GENERATED = ("_build", "_generated", "generated", "auto_examples")  # written by the docs build
+DOCS = sorted(p for p in (ROOT / "docs").rglob("*.md")
+              if not set(p.relative_to(ROOT / "docs").parts) & set(GENERATED))
 SKIP = re.compile(r"^<!-- readme-test: skip \((.+)\) -->$")  # a line of its own, not prose
 
 
@@ -48,29 +53,53 @@ def readme_blocks(text: str) -> list[tuple[int, str, str, str | None]]:
     return blocks
 
 
-BLOCKS = readme_blocks(README.read_text())
+def _name(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+BLOCKS = {_name(path): readme_blocks(path.read_text()) for path in [README, *DOCS]}
+
+# Not run here, each for its reason: the quick start (.ci/run runs it), the documentation build
+# (tests/test_docs.py), a real Dask scheduler, an interrupted run to resume, the test suite itself.
+SKIPPED = {
+    "README.md": ["run by .ci/run (the quick start)",
+                  "the documentation build: tests/test_docs.py runs it"],
+    "docs/index.md": ["the quick start: .ci/run runs it from README.md"],
+    "docs/guide/reproducibility.md": ["needs an interrupted run in keller-segel.h5",
+                                      "the test suite and the mutation run themselves"],
+    "docs/guide/sweeps.md": ["needs a Dask scheduler at the address"],
+}
 
 
 def test_the_readme_has_the_snippets_it_should():
-    languages = [language for _, language, _, _ in BLOCKS]
-    reasons = [reason for *_, reason in BLOCKS if reason]
-    # not run here: the quick start (.ci/run runs it), the Dask scheduler address (a real
-    # cluster), and the test suite and mutation run themselves
-    assert reasons == ["run by .ci/run (the quick start)", "needs a Dask scheduler at the address",
-                       "the test suite and the mutation run themselves"], reasons
-    assert languages.count("python") >= 5 and languages.count("console") >= 3
+    blocks = BLOCKS["README.md"]
+    assert [language for _, language, _, _ in blocks].count("python") >= 1
     # the parser sees the quick start as .ci/run does: exactly two commands
-    quick = [code for _, _, code, reason in BLOCKS if reason and reason.startswith("run by .ci")]
+    quick = [code for _, _, code, reason in blocks if reason and reason.startswith("run by .ci")]
     assert len(quick) == 1 and len(quick[0].splitlines()) == 2
 
 
-# run here: every block but the three named above (checked to be exactly those)
-RUNNABLE = [block[:3] for block in BLOCKS if not block[3]]
+def test_the_skipped_blocks_are_exactly_the_listed_ones():
+    skipped = {name: [reason for *_, reason in blocks if reason] for name, blocks in BLOCKS.items()}
+    assert {name: reasons for name, reasons in skipped.items() if reasons} == SKIPPED
 
 
-@pytest.mark.parametrize("line, language, code", RUNNABLE,
-                         ids=[f"README.md:{b[0]}-{b[1]}" for b in RUNNABLE])
-def test_readme_snippet_runs(line, language, code, tmp_path):
+def test_the_guide_has_snippets_on_every_page_that_should():
+    # every page of the guide that shows a use of pdeflow shows it in a block that runs
+    runnable = {name for name, blocks in BLOCKS.items() if any(not b[3] for b in blocks)}
+    for page in ("free_energy", "methods", "finite_volumes", "particles", "jko",
+                 "finite_elements", "mean_field", "storage", "cli", "sweeps", "reproducibility"):
+        assert f"docs/guide/{page}.md" in runnable, page
+    assert "docs/index.md" in runnable
+
+
+# run here: every block but the listed ones
+RUNNABLE = [(name, *block[:3]) for name, blocks in BLOCKS.items() for block in blocks if not block[3]]
+
+
+@pytest.mark.parametrize("source, line, language, code", RUNNABLE,
+                         ids=[f"{b[0]}:{b[1]}-{b[2]}" for b in RUNNABLE])
+def test_readme_snippet_runs(source, line, language, code, tmp_path):
     for name in ("examples", "data"):
         if (ROOT / name).exists():
             (tmp_path / name).symlink_to(ROOT / name)
@@ -85,5 +114,5 @@ def test_readme_snippet_runs(line, language, code, tmp_path):
         done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=600)
         assert done.returncode == 0, (
-            f"README.md line {line}: {command[-1]} failed ({done.returncode}):\n"
+            f"{source} line {line}: {command[-1]} failed ({done.returncode}):\n"
             f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}")

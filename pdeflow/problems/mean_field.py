@@ -192,7 +192,7 @@ def mean_field_network(
 
     Examples
     --------
-    Gradient descent on a width-100 network fitting |x|, learning rate 0.1, without a grid:
+    Gradient descent on a width-100 network fitting ``|x|``, learning rate 0.1, without a grid:
 
     >>> import numpy as np, pdeflow as pf
     >>> x = np.linspace(-1.0, 1.0, 20)
