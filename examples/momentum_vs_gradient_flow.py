@@ -1,4 +1,5 @@
-"""Momentum training as a kinetic equation, against plain gradient flow, for a mean-field network.
+"""Momentum training as a kinetic equation, against plain gradient flow, for a mean-field network
+=================================================================================================
 
 The network f(x; ρ) = ∫ tanh(w x) dρ(w) fits y = tanh(2x) on 16 points of [−2, 2] (risk
 R[ρ] = (1/2n) Σ_k (f(x_k; ρ) − y_k)², ξ = δR/δρ). Its neurons start at w ~ N(0.5, 0.05).
@@ -110,7 +111,7 @@ def main(out: Path) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("momentum_vs_gradient_flow.png"))
     result = main(parser.parse_args().out)
     for key in ("risk_momentum_grid", "risk_momentum_network", "risk_gradient_flow"):
