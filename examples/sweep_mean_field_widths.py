@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import pdeflow as pf
-from pdeflow.plot import plot_sweep
+from pdeflow.plot_sweep import plot_sweep
 from pdeflow.spec import load_spec, run_spec
 
 
