@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import PdeflowError
 from .method import Method, Options, max_steps_option, option, seed_option
-from .particles import MAX_PARTICLES, initial_particles
+from .particles import initial_particles, n_particles_option
 from .stepper import StepperBase, land
 
 
@@ -33,9 +33,7 @@ class KineticParticlesOptions(Options):
     """Options of ``method="kinetic_particles"``."""
 
     method: ClassVar[str] = "kinetic_particles"
-    n_particles: int | None = option(None, "number of particles (default 10 000, or the number "
-                                     "of the problem's particles0)", "count", low=1,
-                                     limit=MAX_PARTICLES)
+    n_particles: int | None = n_particles_option()
     seed: int | None = seed_option()
     dt: float = option(0.01, "the BAOAB step", "positive", units="time")
     max_steps: int = max_steps_option()

@@ -81,14 +81,18 @@ FD_STEP = 6e-6
 MAX_PARTICLES = 100_000_000  # refused before anything is allocated
 
 
+def n_particles_option():
+    """The ``n_particles`` option of a particle method."""
+    return option(None, "number of particles (default 10 000, or the number of the problem's "
+                  "particles0)", "count", low=1, limit=MAX_PARTICLES)
+
+
 @dataclass(frozen=True)
 class ParticlesOptions(Options):
     """Options of ``method="particles"``."""
 
     method: ClassVar[str] = "particles"
-    n_particles: int | None = option(None, "number of particles (default 10 000, or the number "
-                                     "of the problem's particles0)", "count", low=1,
-                                     limit=MAX_PARTICLES)
+    n_particles: int | None = n_particles_option()
     seed: int | None = seed_option()
     dt: float | None = option(None, "step, an upper bound (default 0.01 x min(t_end, l^2/D, "
                               "l / max speed at t = 0)); with low-rank terms the step itself", "positive",
