@@ -15,9 +15,10 @@ line, :mod:`pdeflow._numba.c_transform`):
 where T_φ#μ(x) = μ(x + ∇φ) det(I + D²φ) and S_ψ#ν(y) = ν(y − ∇ψ) det(I − D²ψ) are the
 push-forwards by the optimal maps (Jacobian formula, centred differences), the gradients of
 the two duals, and P = (m (−Δ_h))⁻¹ the H¹ preconditioner (one DCT on walls, FFT on periodic
-axes), m the largest density, for which σ = 1 is the natural step (the dual's Hessian is
-≈ −∇·(μ∇)). σ adapts: a step that lowers the dual is retried at σ/2; σ grows by 1.1 after a
-step that gained more than 0.9 of its first-order prediction.
+axes: :class:`~pdeflow.spectral.SpectralLaplacian`), m the largest density, for which σ = 1
+is the natural step (the dual's Hessian is ≈ −∇·(μ∇)). σ adapts: a step that lowers the dual
+is retried at σ/2; σ grows by 1.1 after a step that gained more than 0.9 of its first-order
+prediction.
 
 The reported W2 is √(2 max(J, I)): every dual value is a lower bound of ½ W2² of the two grid
 measures (atoms at the cell centres), whatever the iterate, and the iteration stops when the
@@ -31,11 +32,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft as sfft
 
 from ._numba.c_transform import c_transform, pull_back_2d
 from .errors import PdeflowError
 from .grid import Grid
+from .spectral import SpectralLaplacian
 
 MIN_STEP = 1e-6
 
@@ -65,7 +66,10 @@ def w2_grid(mu: np.ndarray, nu: np.ndarray, grid: Grid, tol: float = 1e-7,
     if not (mass_mu > 0 and abs(mass_mu - mass_nu) <= 1e-9 * mass_mu):
         raise PdeflowError(f"W2 needs equal positive masses, got {mass_mu:.12g} and {mass_nu:.12g}")
     (hx, hy), (px, py) = grid.dx, grid.periodic
-    preconditioner = _Poisson(grid, max(mu.max(), nu.max()))
+    laplacian, scale = SpectralLaplacian(grid), float(max(mu.max(), nu.max()))
+
+    def preconditioner(r):  # (m (−Δ_h))⁻¹ r, the constant mode removed
+        return laplacian.solve(r, scale, 0.0)
 
     def dual_phi(phi):  # J(φ) and ψ = φ^c
         psi = c_transform(phi, 1.0, grid.dx, grid.periodic)
@@ -147,29 +151,3 @@ def _ascend(trial, r, preconditioner, sigma: dict, side: str, baseline: float, c
         s *= 1.1
     sigma[side] = s
     return value, potential
-
-
-class _Poisson:
-    """r ↦ (m (−Δ_h))⁻¹ r with the constant mode removed: DCT-II on walls, FFT on periodic axes."""
-
-    def __init__(self, grid: Grid, scale: float):
-        lam = np.zeros(grid.shape)
-        for axis, (n, h, periodic) in enumerate(zip(grid.shape, grid.dx, grid.periodic, strict=True)):
-            k = np.arange(n)
-            eig = 2.0 / h**2 * (1.0 - np.cos((2.0 if periodic else 1.0) * np.pi * k / n))
-            lam = lam + eig.reshape([-1 if a == axis else 1 for a in range(grid.ndim)])
-        lam[(0,) * grid.ndim] = np.inf  # the constant mode: the duals do not see it
-        self.inverse = 1.0 / (scale * lam)
-        self.walls = tuple(a for a in range(grid.ndim) if not grid.periodic[a])
-        self.periodic = tuple(a for a in range(grid.ndim) if grid.periodic[a])
-
-    def __call__(self, r: np.ndarray) -> np.ndarray:
-        out = sfft.dctn(r, type=2, axes=self.walls, norm="ortho") if self.walls else r
-        if self.periodic:
-            out = sfft.fftn(out, axes=self.periodic)
-        out = out * self.inverse
-        if self.periodic:
-            out = sfft.ifftn(out, axes=self.periodic).real
-        if self.walls:
-            out = sfft.idctn(out, type=2, axes=self.walls, norm="ortho")
-        return out

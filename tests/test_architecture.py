@@ -41,7 +41,7 @@ MAX_LINES = 500
 LAYERS = {  # a module's layer: the longest matching prefix of its dotted name below pdeflow
     "errors": 0, "checks": 0, "_version": 0, "_numba": 0,
     "grid": 1, "mesh": 1, "domain": 1, "kernels": 1, "convolution": 1, "energy": 1, "initial": 1,
-    "metric": 1, "activations": 1, "_h5": 1,
+    "spectral": 1, "metric": 1, "activations": 1, "_h5": 1,
     "problems": 2, "deposit": 2, "wasserstein": 2, "ot_grid": 2, "trajectory": 2, "stored_frames": 2,
     "stored_comparisons": 2, "checkpoints": 2, "storage": 2, "xdmf": 2, "blowup": 2,
     "solvers": 3,

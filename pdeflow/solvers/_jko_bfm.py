@@ -96,13 +96,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.fft as sfft
 from scipy.optimize import brentq
 from scipy.special import logsumexp
 
 from .._numba.c_transform import c_transform, pull_back_2d
 from ..energy import TINY, Entropy, PowerLaw
 from ..errors import PdeflowError
+from ..spectral import SpectralLaplacian
 
 SHRINK, GROW = 0.9, 1.1           # step-size factors
 THETA = 0.05                       # power law: P's energy part, a fraction of max ∂ρ/∂φ
@@ -161,14 +161,7 @@ class BackAndForthJKO:
         self.last_residual = self.last_increment = 0.0
         self.last_stop, self.floor_stops = "", 0
         self.floor_residual = np.inf  # the smallest residual a step since the snapshot ended at
-        # eigenvalues of −Δ_h: DCT-II on walls (Neumann), FFT on periodic axes
-        self._laplacian = np.zeros(grid.shape)
-        for axis, (n, h, periodic) in enumerate(zip(grid.shape, grid.dx, grid.periodic, strict=True)):
-            k = np.arange(n)
-            lam = 2.0 / h**2 * (1.0 - np.cos((2.0 if periodic else 1.0) * np.pi * k / n))
-            self._laplacian = self._laplacian + lam.reshape([-1 if a == axis else 1 for a in range(2)])
-        self._walls = tuple(a for a in range(2) if not grid.periodic[a])
-        self._periodic = tuple(a for a in range(2) if grid.periodic[a])
+        self._laplacian = SpectralLaplacian(grid)  # −Δ_h: DCT-II on walls, FFT on periodic axes
 
     def forget(self) -> None:
         """Every step starts cold from ρ_k; the residual floor learned since the last snapshot is
@@ -219,15 +212,7 @@ class BackAndForthJKO:
         """w^{-1/2} (c1 (−Δ) + θ)⁻¹ w^{-1/2} r: DCT on wall axes, FFT on periodic axes."""
         if w is not None:
             return self._precondition(r / w, c1, theta) / w
-        out = sfft.dctn(r, type=2, axes=self._walls, norm="ortho") if self._walls else r
-        if self._periodic:
-            out = sfft.fftn(out, axes=self._periodic)
-        out = out / (c1 * self._laplacian + theta)
-        if self._periodic:
-            out = sfft.ifftn(out, axes=self._periodic).real
-        if self._walls:
-            out = sfft.idctn(out, type=2, axes=self._walls, norm="ortho")
-        return out
+        return self._laplacian.solve(r, c1, theta)
 
     # -- one JKO step --------------------------------------------------------------------------------
     def step(self, tau: float, t: float) -> tuple[int, float]:

@@ -32,9 +32,9 @@ Scharfetter–Gummel: the discrete Gibbs state is stationary only up to the spli
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 
 from ..errors import PdeflowError
+from ..spectral import SpectralLaplacian
 from ._fv_kernels import largest_jumps, upwind_stage
 from .stepper import BlowUp, land
 
@@ -46,21 +46,8 @@ class HeatPropagator:
     """ρ ↦ exp(t D Δ_h) ρ on a :class:`~pdeflow.grid.Grid` (walls: DCT-II, periodic: FFT)."""
 
     def __init__(self, grid, D: float):
-        self.shape = grid.shape
-        self.walled = tuple(k for k in range(grid.ndim) if not grid.periodic[k])
-        self.periodic = tuple(k for k in range(grid.ndim) if grid.periodic[k])
-        eigen = []
-        for k, (n, h) in enumerate(zip(grid.shape, grid.dx, strict=True)):
-            if grid.periodic[k]:
-                last = self.periodic and k == self.periodic[-1]
-                j = np.arange(n // 2 + 1) if last else np.fft.fftfreq(n, 1.0 / n)
-                lam = -D * (2 - 2 * np.cos(2 * np.pi * j / n)) / h**2
-            else:
-                lam = -D * (2 - 2 * np.cos(np.pi * np.arange(n) / n)) / h**2
-            view = [1] * grid.ndim
-            view[k] = lam.size
-            eigen.append(lam.reshape(view))
-        self.eigenvalues = sum(eigen[1:], eigen[0])  # Σ_k λ_k, broadcast to the spectral shape
+        self.laplacian = SpectralLaplacian(grid, real=True)
+        self.eigenvalues = -D * self.laplacian.eigenvalues  # of D Δ_h, in the spectral shape
         self._factor: tuple[float, np.ndarray] | None = None
         self.clipped_mass = 0.0  # Σ |negative round-off| set to zero, in density units
 
@@ -71,16 +58,9 @@ class HeatPropagator:
 
     def apply(self, rho: np.ndarray, t: float) -> np.ndarray:
         """exp(t D Δ_h) ρ, a new array (ρ is not changed); round-off negatives set to zero."""
-        a = rho
-        if self.walled:
-            a = scipy.fft.dctn(a, type=2, axes=self.walled, norm="ortho")
-        if self.periodic:
-            a = scipy.fft.rfftn(a, axes=self.periodic)
+        a = self.laplacian.forward(rho)
         a *= self.factor(t)
-        if self.periodic:
-            a = scipy.fft.irfftn(a, s=[self.shape[k] for k in self.periodic], axes=self.periodic)
-        if self.walled:
-            a = scipy.fft.idctn(a, type=2, axes=self.walled, norm="ortho")
+        a = self.laplacian.backward(a)
         negative = a < 0.0
         if negative.any():
             low, top = a.min(), np.abs(a).max()
