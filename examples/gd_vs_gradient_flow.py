@@ -1,19 +1,31 @@
 """Gradient descent is the explicit Euler scheme of the gradient flow: the gap is O(learning rate)
 ===============================================================================================
 
-The article's experiment 1. Gradient descent θ_{k+1} = θ_k − η ∇f(θ_k) against the gradient
-flow θ'(t) = −∇f(θ(t)) solved by ``scipy.integrate.solve_ivp`` (Radau, rtol 1e-11), compared
-at the times t_k = kη over [0, T]:
+The article's experiment 1.
 
-- f(x, y) = x² + 4y² from (2, 1), T = 2: the flow is (2e^{−2t}, e^{−8t}) (checked), GD is stable
-  for η < 2/8;
+What the article claims: gradient descent θ_{k+1} = θ_k − η ∇f(θ_k) on f(x, y) = x² + 4y² and
+on the Rosenbrock function follows the continuous gradient flow θ'(t) = −∇f(θ(t)), the discrete
+path approaching the flow as the learning rate η decreases, the gap shrinking linearly in η.
+
+What this script measures, with pdeflow's own tools (:mod:`pdeflow.optimizers`: ``iterate`` for
+the iterates, ``flow`` for the flow, integrated by LSODA at rtol 1e-11), the gap
+``sup_k |θ_k − θ(kη)|`` over t ∈ [0, T] for five or six η:
+
+- f(x, y) = x² + 4y² from (2, 1), T = 2: the flow is (2e^{−2t}, e^{−8t}) (the integrated flow
+  is checked against it), GD is stable for η < 2/8;
 - Rosenbrock f(x, y) = (1 − x)² + 100 (y − x²)² from (−1.2, 1), T = 2: a stiff valley (Hessian
   eigenvalues up to ~10³), GD stable for η ≲ 2·10⁻³.
 
 Euler's global error is O(η): ``sup_k |θ_k − θ(t_k)| ≈ C η``, C accumulating the local errors
 ``½ η² |θ''|`` through the flow's sensitivity. The script prints the gap for each η, the fitted
 log-log slope, the slopes between successive η (→ 1; Rosenbrock's largest η, near the stability
-limit, is not yet asymptotic) and gap/η (→ C), and draws the paths and the gaps.
+limit, is not yet asymptotic) and gap/η (→ C), and draws the paths and the gaps; the figure's
+title states the claim and the slopes measured. Measured: quadratic, slope 1.05 (successive
+1.11 → 1.01, gap/η 1.76 → 1.54); Rosenbrock, slope 1.33 over all η (successive 1.57 → 1.05):
+the claim holds, the order tends to 1.
+
+The same comparison for heavy ball, Nesterov and Adam against their ODEs, and on a two-layer
+network, is in ``tests/test_optimizers.py`` and the user guide (kinetic equations).
 
 ::
 
@@ -30,7 +42,8 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from scipy.integrate import solve_ivp
+
+from pdeflow.optimizers import flow, iterate
 
 PROBLEMS = {
     "quadratic x² + 4y²": {
@@ -54,23 +67,6 @@ PROBLEMS = {
 }
 
 
-def gradient_descent(grad, start, lr, steps):
-    path = np.empty((steps + 1, 2))
-    path[0] = start
-    for k in range(steps):
-        path[k + 1] = path[k] - lr * grad(path[k])
-    return path
-
-
-def gradient_flow(problem):
-    sol = solve_ivp(lambda t, p: -problem["grad"](p), (0.0, problem["T"]), problem["start"],
-                    method="Radau", jac=lambda t, p: -problem["hess"](p), rtol=1e-11, atol=1e-13,
-                    dense_output=True)
-    if not sol.success:
-        raise RuntimeError(sol.message)
-    return sol.sol
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default="gd_vs_gradient_flow.png")
@@ -80,11 +76,11 @@ def main() -> None:
     axes = fig.subplots(2, 2)
     numbers = {}
     for row, (name, problem) in zip(axes, PROBLEMS.items(), strict=True):
-        flow = gradient_flow(problem)
         T = problem["T"]
+        theta = flow("gradient_descent", problem["grad"], problem["start"], T)
         if problem["exact"] is not None:  # the ODE solver against the closed form
             t = np.linspace(0.0, T, 201)
-            print(f"{name}: solve_ivp vs exact flow {np.abs(flow(t) - problem['exact'](t)).max():.1e}")
+            print(f"{name}: integrated flow vs exact flow {np.abs(theta(t) - problem['exact'](t)).max():.1e}")
         rates, gaps = np.array(problem["rates"]), []
         (xa, xb), (ya, yb) = problem["box"]
         X, Y = np.meshgrid(np.linspace(xa, xb, 300), np.linspace(ya, yb, 300))
@@ -92,12 +88,12 @@ def main() -> None:
                        colors="0.75", linewidths=0.6)
         for k, lr in enumerate(rates):
             steps = int(round(T / lr))
-            path = gradient_descent(problem["grad"], problem["start"], lr, steps)
-            gaps.append(float(np.max(np.linalg.norm(path - flow(lr * np.arange(steps + 1)).T, axis=1))))
+            path = iterate("gradient_descent", problem["grad"], problem["start"], lr, steps)
+            gaps.append(float(np.max(np.linalg.norm(path - theta(lr * np.arange(steps + 1)).T, axis=1))))
             if k in (0, len(rates) - 1):
                 row[0].plot(*path.T, ".", ms=2, color=f"C{k}", label=f"GD, η = {lr:g}")
         t = np.linspace(0.0, T, 400)
-        row[0].plot(*flow(t), "k-", lw=1.0, label="gradient flow (solve_ivp)")
+        row[0].plot(*theta(t), "k-", lw=1.0, label="gradient flow (pdeflow.optimizers.flow)")
         row[0].set(xlim=(xa, xb), ylim=(ya, yb), xlabel="x", ylabel="y",
                    title=f"{name}: paths for t ∈ [0, {T:g}] over the level sets of f")
         row[0].legend(fontsize="small")
@@ -119,9 +115,12 @@ def main() -> None:
         row[1].minorticks_off()
         row[1].set_xticks(rates, [f"{r:g}" for r in rates], fontsize="small")
         row[1].legend(fontsize="small")
+    slopes = ", ".join(f"{name.split()[0]} {numbers[name]['slope']:.2f} (smallest η pair "
+                       f"{numbers[name]['local_slopes'][-1]:.2f})" for name in numbers)
     fig.suptitle(r"Gradient descent $\theta_{k+1} = \theta_k - \eta\nabla f(\theta_k)$ against the "
-                 r"gradient flow $\theta' = -\nabla f(\theta)$ "
-                 "(solve_ivp, Radau), t ∈ [0, 2]")
+                 r"gradient flow $\theta' = -\nabla f(\theta)$, t ∈ [0, 2]."
+                 "\nArticle: the gap shrinks linearly in η. Measured slopes of log gap on log η: "
+                 f"{slopes}", fontsize="medium")
     out = Path(args.out)
     fig.savefig(out, dpi=120)
     out.with_suffix(".json").write_text(json.dumps(numbers, indent=1))

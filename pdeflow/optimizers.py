@@ -76,9 +76,11 @@ def flow(name: str, grad: Callable, x0, T: float, gamma: float = 1.0, a: float =
          b: float = 1.0, eps: float = 1e-8, t0: float = 1e-4) -> Callable:
     """The continuous-time limit of ``name`` from ``x0`` on [0, T]: a callable t -> θ(t) (d, n).
 
+    The ODEs are those of the module docstring, integrated by ``solve_ivp`` (LSODA, rtol 1e-11).
     The Nesterov and Adam ODEs are singular at t = 0; they start at ``t0`` from their series
-    (θ ≈ θ0 − t²∇f/8; m = (1 − e^{−at}) ∇f, v = (1 − e^{−bt}) ∇f², θ ≈ θ0 − t ∇f/(|∇f| + ε)),
-    exact to O(t0²) there."""
+    (Nesterov: ``θ ≈ θ0 − t² ∇f / 8``; Adam: ``m = (1 − exp(−at)) ∇f``, ``v = (1 − exp(−bt)) ∇f²``,
+    ``θ ≈ θ0 − t ∇f / (abs(∇f) + ε)``), exact to O(t0²) there.
+    """
     x0 = np.array(x0, dtype=float)
     d = x0.size
     g0 = grad(x0)
@@ -135,8 +137,8 @@ def natural_gradient_gaussian(mu0: float, sigma0: float, m: float, s: float, lr:
                               steps: int) -> np.ndarray:
     """Natural gradient descent on L(μ, σ) = KL(N(μ, σ²) | N(m, s²)): (steps + 1, 2) of (μ, σ).
 
-    ∇L = ((μ − m)/s², σ/s² − 1/σ), F⁻¹ = diag(σ², σ²/2):
-    μ ← μ − η σ² (μ − m)/s²,  σ ← σ − η (σ³/s² − σ)/2.
+    With ∇L = ((μ − m)/s², σ/s² − 1/σ) and the inverse Fisher metric F⁻¹ = diag(σ², σ²/2), a
+    step is ``μ ← μ − η σ² (μ − m)/s²`` and ``σ ← σ − η (σ³/s² − σ)/2``.
     """
     path = np.empty((steps + 1, 2))
     mu, sigma = float(mu0), float(sigma0)
@@ -149,10 +151,31 @@ def natural_gradient_gaussian(mu0: float, sigma0: float, m: float, s: float, lr:
 
 
 def fisher_rao_gaussian(mu0: float, sigma0: float, m: float, s: float, t):
-    """(μ(t), σ(t)) of the Fisher–Rao flow ρ_t ∝ ρ₀^{e^{−t}} π^{1−e^{−t}} from N(μ0, σ0²) to
-    π = N(m, s²): precision λ = e^{−t}/σ0² + (1 − e^{−t})/s², μ = (e^{−t} μ0/σ0² + (1 − e^{−t})
-    m/s²)/λ."""
+    """(μ(t), σ(t)) of the Fisher–Rao flow ``ρ_t ∝ ρ₀^exp(−t) π^(1 − exp(−t))`` from N(μ0, σ0²)
+    to π = N(m, s²): the precision is ``λ = exp(−t)/σ0² + (1 − exp(−t))/s²`` and the mean
+    ``μ = (exp(−t) μ0/σ0² + (1 − exp(−t)) m/s²) / λ``."""
     decay = np.exp(-np.asarray(t, dtype=float))
     precision = decay / sigma0**2 + (1 - decay) / s**2
     mean = (decay * mu0 / sigma0**2 + (1 - decay) * m / s**2) / precision
     return mean, 1.0 / np.sqrt(precision)
+
+
+def network_gradient(problem) -> Callable:
+    """The gradient of m·R at the neurons of a width-m network in mean-field scaling.
+
+    ``problem`` is a :func:`pdeflow.problems.mean_field_network`; the returned ``grad(θ)`` takes
+    the m neurons flattened, θ = (θ_1, …, θ_m) with θ_i = (a_i, w_i[, b_i]), and returns
+    (∇Ψ(θ_1), …, ∇Ψ(θ_m)), Ψ(θ) = (1/n) Σ_k (f(x_k) − y_k) φ_k(θ) + (λ/2)|θ|² with
+    f(x) = (1/m) Σ_i a_i σ(w_i·x + b_i). Gradient descent with it at rate η is gradient descent
+    on the risk with the per-neuron rate m·η — the particle method at ``dt = η`` — and its flow
+    is the m-particle gradient flow of the mean-field equation.
+    """
+    features, (_, y) = problem.features, problem.data
+    decay, n, p = problem.parameters["weight_decay"], y.size, problem.features.n_params
+
+    def grad(theta):
+        X = np.asarray(theta, dtype=float).reshape(-1, p)
+        coef = (features(*X.T).mean(axis=1) - y) / n
+        return (np.column_stack([coef @ g for g in features.gradient(*X.T)]) + decay * X).ravel()
+
+    return grad
