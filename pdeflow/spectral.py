@@ -4,8 +4,9 @@ On a :class:`~pdeflow.grid.Grid`, −Δ_h with no-flux walls (Neumann, mirror gh
 periodic axes is diagonal in the product basis of cosines (walls) and Fourier modes (periodic):
 its eigenvalues are Σ_k λ_k, λ_k(j) = (2 − 2 cos(π j / n_k)) / h_k² (walls) or
 (2 − 2 cos(2π j / n_k)) / h_k² (periodic). :class:`SpectralLaplacian` holds them and the
-transforms (``scipy.fft``, orthonormal DCT-II), for the exact heat propagator of the split fv
-scheme, the H¹ preconditioner of the back-and-forth JKO step and the grid W2 (:mod:`pdeflow.ot_grid`).
+transforms (``scipy.fft``, orthonormal DCT-II), for the H¹ preconditioner of the back-and-forth JKO step and
+the grid W2 (:mod:`pdeflow.ot_grid`). (The split fv scheme's heat propagator does not use it: the
+transforms leave round-off negatives in empty cells; see :mod:`pdeflow.solvers.fv_split`.)
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ Time stepping:
 - ``scheme="rkl2"``: Runge–Kutta–Legendre super-time-stepping, second order, s ≤ ``stages``
   stages of the same fused kernels covering ≈ s²/4 explicit limits per step; positivity enforced
   by rejection (:mod:`pdeflow.solvers.fv_rkl`).
-- ``scheme="split"`` (U = D ρ log ρ): Strang splitting of the exact diffusion (DCT on walled
-  axes, FFT on periodic ones) and the drift ∇·(ρ∇Φ) by SSP-RK2 at the drift's CFL limit;
+- ``scheme="split"`` (U = D ρ log ρ): Strang splitting of the exact diffusion (one positive,
+  column-stochastic matrix exponential per axis) and the drift ∇·(ρ∇Φ) by SSP-RK2 at the drift's CFL limit;
   without a drift (heat) one step is the exact semi-discrete solution
   (:mod:`pdeflow.solvers.fv_split`).
 - ``scheme="auto"``: one of the above chosen from the problem at t = 0 and recorded with the run
@@ -69,9 +69,10 @@ class FiniteVolumeOptions(Options):
 
     method: ClassVar[str] = "fv"
     scheme: str = option("explicit", "time stepping: SSP-RK3 within the CFL limit, RKL2 "
-                         "super-time-stepping, Strang split with exact DCT/FFT diffusion, "
-                         "linearly implicit Euler (positive at every dt), or auto (chosen from "
-                         "the problem, recorded as scheme_choice)", "choice",
+                         "super-time-stepping, Strang split with exact (positive matrix "
+                         "exponential) diffusion, linearly implicit Euler (positive at every "
+                         "dt), or auto (chosen from the problem, recorded as scheme_choice)",
+                         "choice",
                          choices=("explicit", "rkl2", "split", "implicit", "auto"))
     cfl: float = option(0.9, "fraction of the explicit positivity / diffusion step limit",
                         "fraction")
@@ -348,8 +349,6 @@ class FiniteVolume(StepperBase):
                        rejected_steps=int(self.rkl.rejected + self.rejected))
         if self.scheme_choice is not None:
             out["scheme_choice"] = self.scheme_choice
-        if self.split is not None:
-            out["clipped_mass"] = float(self.split.heat.clipped_mass * self.grid.cell_volume)
         return out
 
 

@@ -1,83 +1,135 @@
-"""Exact linear diffusion by fast transforms, and the split step built on it (``scheme="split"``).
+"""Exact linear diffusion as a product of positive matrices, and the split step built on it
+(``scheme="split"``).
 
 For U = D ρ log ρ the flow is ∂t ρ = D Δρ + ∇·(ρ ∇Φ), Φ = V + W*ρ. The diffusion part,
 discretised as the explicit path discretises it where Φ is uniform (the walled or periodic
-3-point Laplacian on each axis, ``Δ_h = Σ_k Δ_k``), is diagonalised by transforms:
+3-point Laplacian on each axis, ``Δ_h = Σ_k Δ_k``), has the exact solution
+``exp(t D Δ_h) = ⊗_k exp(t D Δ_k)`` (the axes' operators commute): one n_k × n_k matrix per axis,
+applied along its axis (:class:`HeatPropagator`). Each factor is built so that it is a
+non-negative matrix with unit column sums *in floating point*, which makes the propagator
+positive and conservative by construction, with no correction of its output:
 
-- a walled axis (no flux) by the orthonormal DCT-II: eigenvalues −(2 − 2 cos(π j/n)) / h²;
-- a periodic axis by the FFT: eigenvalues −(2 − 2 cos(2π j/n)) / h².
+- uniformization: with G = D Δ_k (off-diagonals ≥ 0, columns summing to 0) and λ ≥ max |G_ii|,
+  A = I + G/λ is non-negative and exp(sG) = Σ_j e^{−sλ}(sλ)^j/j! A^j, a series of non-negative
+  terms, summed (Horner, A applied as a sparse tridiagonal) for sλ ≤ 8 until the Poisson weights
+  fall below 1e-20 of the sum;
+- scaling and squaring: exp(tG) = exp(sG)^(2^q), s = t/2^q; products of non-negative matrices
+  are non-negative;
+- each column is divided by its sum and its diagonal entry set to 1 minus the exactly rounded
+  sum of the others (changes of relative size ≤ 1e-13, the round-off of the construction), so
+  that P has unit column sums to the last bit and Σ (P ρ) = Σ ρ to the round-off of one matrix
+  product (measured: 2e-14 of the mass over 400 applications on 40², 5e-17 each).
 
-So ``exp(t D Δ_h) ρ`` costs one transform pair at any t (:class:`HeatPropagator`): the exact
-solution of the semi-discrete heat equation. It is positive: D Δ_h has non-negative off-diagonals,
-so exp(t D Δ_h) = e^{−ct} exp(t (D Δ_h + c I)) is a product of e^{−ct} and a matrix power series
-with non-negative terms. It keeps the mass: the constant mode has eigenvalue 0. In floating point
-the transforms add round-off of order ε · max ρ, which does two things this module undoes at
-the round-off level: cells where it lands below zero (|value| ≤ :data:`ROUND_OFF` · max ρ;
-anything larger is an error) are set to zero (the amount is counted: ``clipped_mass`` in the
-summary), and the mass it changes (measured: a systematic 4e-16 of the mass per transform pair on
-40², which over 10⁴ steps would exceed the 1e-12 that the flux-form schemes keep) is given back
-to the largest cell. Both corrections are of the size of the transforms' round-off, not of a
-scheme's error.
+Applying a non-negative matrix to a non-negative density adds non-negative numbers: the result
+is ≥ 0 exactly, whatever the round-off. The factors are cached per step length. Cost per
+application: Σ_k n_k operations per cell (dense factors), against O(Σ_k log n_k) for a fast
+transform: a 256² step is two 256 × 256 matrix products (a few ms). The fast transforms
+(DCT/FFT, :mod:`pdeflow.spectral`) would be cheaper but are not positive in floating point:
+they leave round-off negatives of order ε · max ρ in empty cells.
 
 The split step (Strang): ``ρⁿ⁺¹ = H(τ/2) T(τ) H(τ/2) ρⁿ``, H the exact diffusion, T the transport
 ∂t ρ = ∇·(ρ ∇Φ) by the Carrillo–Chertock–Huang upwind flux with the minmod reconstruction
 (u = −ΔΦ/h) and SSP-RK2 (Heun), positive for τ ≤ cfl · h / (2 Σ_k max|u_k|) — the drift's CFL
 limit, not the diffusion's. Second order in time (Strang); positive (both parts are); mass to
 round-off (the transport is in flux form). Where Φ is uniform (the heat equation) there is no
-transport and a step covers the whole interval asked for: the exact semi-discrete solution. The
-spatial scheme is the 3-point Laplacian plus CCH for the drift (second order), not
-Scharfetter–Gummel: the discrete Gibbs state is stationary only up to the splitting error.
+transport and a step covers the whole interval asked for: the exact semi-discrete solution.
+Where Φ depends on ρ (interactions) the step is rounded down to a power of 2^(1/4) (at most 16 %
+below the CFL limit) so that the diffusion factors are reused across steps. The spatial scheme
+is the 3-point Laplacian plus CCH for the drift (second order), not Scharfetter–Gummel: the
+discrete Gibbs state is stationary only up to the splitting error.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import scipy.sparse as sp
 
 from ..errors import PdeflowError
-from ..spectral import SpectralLaplacian
 from ._fv_kernels import largest_jumps, upwind_stage
 from .stepper import BlowUp, land
 
-ROUND_OFF = 1e-12
-"""Negative values of the exact propagator above −ROUND_OFF · max ρ are transform round-off."""
+UNIFORMIZATION_SPAN = 8.0
+"""The largest sλ summed as a series; longer times are reached by squaring."""
+CACHED_FACTORS = 8
+
+
+def axis_generator(n: int, h: float, periodic: bool, D: float) -> sp.csr_matrix:
+    """D Δ_k: the 3-point Laplacian of one axis (no-flux walls or periodic), sparse (n, n)."""
+    main = np.full(n, -2.0)
+    if not periodic and n > 1:
+        main[0] = main[-1] = -1.0
+    off = np.ones(n - 1)
+    G = sp.diags([off, main, off], [-1, 0, 1], shape=(n, n), format="lil")
+    if periodic and n > 2:
+        G[0, n - 1] += 1.0
+        G[n - 1, 0] += 1.0
+    elif periodic:  # n <= 2: every cell is both neighbours; the row still sums to zero
+        G = sp.lil_matrix((n, n))
+        if n == 2:
+            G[0, 0] = G[1, 1] = -2.0
+            G[0, 1] = G[1, 0] = 2.0
+    return (D / h**2) * G.tocsr()
+
+
+def markov_exponential(G: sp.csr_matrix, t: float) -> np.ndarray:
+    """exp(tG) for a generator G (off-diagonals ≥ 0, zero column sums), as a dense non-negative
+    matrix with unit column sums (module docstring: uniformization, squaring, normalisation)."""
+    n = G.shape[0]
+    rate = float(-G.diagonal().min()) if n else 0.0
+    if rate <= 0.0 or t == 0.0:
+        return np.eye(n)
+    squarings = max(0, int(np.ceil(np.log2(t * rate / UNIFORMIZATION_SPAN))))
+    x = t * rate / 2.0**squarings
+    A = sp.identity(n, format="csr") + G / rate  # non-negative
+    weights = [np.exp(-x)]
+    while len(weights) <= x or weights[-1] > 1e-20 * max(weights):
+        weights.append(weights[-1] * x / len(weights))
+    P = np.eye(n) * weights[-1]
+    for w in reversed(weights[:-1]):  # Horner: P ← w I + A P, every term non-negative
+        P = A @ P
+        P[np.diag_indices(n)] += w
+    for _ in range(squarings):
+        P = P @ P
+    P /= P.sum(axis=0)
+    diagonal = np.diagonal(P).copy()  # then each diagonal entry is 1 − (exact sum of the others)
+    np.fill_diagonal(P, 0.0)
+    rest = 1.0 - np.array([math.fsum(column) for column in P.T])
+    np.fill_diagonal(P, np.where(rest >= 0.0, rest, diagonal))
+    return P
 
 
 class HeatPropagator:
-    """ρ ↦ exp(t D Δ_h) ρ on a :class:`~pdeflow.grid.Grid` (walls: DCT-II, periodic: FFT)."""
+    """ρ ↦ exp(t D Δ_h) ρ on a :class:`~pdeflow.grid.Grid`: one non-negative, column-stochastic
+    factor per axis (module docstring), so the result is ≥ 0 and keeps the mass by construction."""
 
     def __init__(self, grid, D: float):
-        self.laplacian = SpectralLaplacian(grid, real=True)
-        self.eigenvalues = -D * self.laplacian.eigenvalues  # of D Δ_h, in the spectral shape
-        self._factor: tuple[float, np.ndarray] | None = None
-        self.clipped_mass = 0.0  # Σ |negative round-off| set to zero, in density units
+        self.generators = [axis_generator(n, h, p, D) for n, h, p in
+                           zip(grid.shape, grid.dx, grid.periodic, strict=True)]
+        self._factors: dict[float, list[np.ndarray]] = {}
 
-    def factor(self, t: float) -> np.ndarray:
-        if self._factor is None or self._factor[0] != t:
-            self._factor = (t, np.exp(t * self.eigenvalues))
-        return self._factor[1]
+    def factors(self, t: float) -> list[np.ndarray]:
+        """The axes' factors exp(t D Δ_k), built once per t (the last few are kept)."""
+        if t not in self._factors:
+            if len(self._factors) >= CACHED_FACTORS:
+                self._factors.pop(next(iter(self._factors)))
+            self._factors[t] = [markov_exponential(G, t) for G in self.generators]
+        return self._factors[t]
 
     def apply(self, rho: np.ndarray, t: float) -> np.ndarray:
-        """exp(t D Δ_h) ρ, a new array (ρ is not changed); round-off negatives set to zero."""
-        a = self.laplacian.forward(rho)
-        a *= self.factor(t)
-        a = self.laplacian.backward(a)
-        negative = a < 0.0
-        if negative.any():
-            low, top = a.min(), np.abs(a).max()
-            if low < -ROUND_OFF * top:
-                raise PdeflowError(f"the exact heat propagator gave a negative density {low:.3g} "
-                                   f"(max {top:.3g}): beyond round-off; the input was not >= 0")
-            self.clipped_mass -= a[negative].sum()
-            a[negative] = 0.0
-        a.flat[np.argmax(a)] += rho.sum() - a.sum()  # the round-off of the mass: see above
-        return a
+        """exp(t D Δ_h) ρ, a new array (ρ is not changed)."""
+        out = rho
+        for k, P in enumerate(self.factors(t)):
+            out = np.moveaxis(np.tensordot(P, out, axes=(1, k)), 0, k)
+        return np.ascontiguousarray(out)
 
 
 class StrangSplit:
     """The split step of a :class:`~pdeflow.solvers.fv.FiniteVolume` stepper (module docstring)."""
 
-    time_scheme = ("Strang split: exact diffusion by DCT/FFT, drift by SSP-RK2 at its CFL limit "
-                   "(second order; positive and conservative)")
+    time_scheme = ("Strang split: exact diffusion by positive per-axis factors, drift by SSP-RK2 "
+                   "at its CFL limit (second order; positive and conservative)")
 
     def __init__(self, fv):
         if fv.entropy_D is None:
@@ -112,7 +164,10 @@ class StrangSplit:
 
     def step(self, remaining: float) -> float:
         fv = self.fv
-        dt = land(min(fv.cfl * self.drift_limit(fv.rho), fv.dt_cap, remaining), remaining)
+        dt = min(fv.cfl * self.drift_limit(fv.rho), fv.dt_cap)
+        if self.static_phi is None:  # a step from a ladder, so that the diffusion factors recur
+            dt = 2.0 ** (np.floor(4.0 * np.log2(dt)) / 4.0)
+        dt = land(min(dt, remaining), remaining)
         if not self.drift:
             fv.rho = self.heat.apply(fv.rho, dt)
             return dt
