@@ -8,8 +8,9 @@ speed limit) and, where installed (``pip install '.[bench]'``), py-pde's explici
 the same grid. The particle, JKO and finite-element solvers are measured against plain NumPy,
 scikit-fem and POT baselines in :mod:`benchmarks.methods`. Results go to
 ``benchmarks/results.json`` (with the machine, versions, thread counts and load average) and
-``benchmarks/results.md`` (included in the documentation, ``docs/guide/performance.md``). ``python -m benchmarks.check_kernels``
-checks the solver's fused kernels against the one-axis references.
+``benchmarks/results.md`` (included in the documentation, ``docs/guide/performance.md``).
+``python -m benchmarks.check_kernels`` checks the solver's fused kernels against the one-axis
+references.
 """
 
 from __future__ import annotations

@@ -66,3 +66,51 @@ def test_the_sample_gmsh_mesh_loads_and_conserves_mass():
     traj = pf.solve(p, 0.1, method="fem", snapshots=3, progress=False)
     assert traj.status == "finished"
     assert np.abs(traj.mass / traj.mass[0] - 1).max() < 1e-12
+
+
+def _make_reference():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_reference", DATA / "make_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_aggregation_steady_state_is_a_gibbs_fixed_point_that_fv_converges_to_at_order_two():
+    """The 2048-cell reference solves ρ = M e^{−Φ/D}/Z, Φ = V + W*ρ, to round-off (its header:
+    8.99e-14; asserted on this machine's recomputation of Φ), and holds mass 1; finite volumes on
+    128 and 256 cells relax to states whose L1 distance to its cell averages falls at order 2
+    (measured 1.09e-3, 2.70e-4: order 2.02)."""
+    make = _make_reference()
+    x, rho = np.loadtxt(DATA / "aggregation_steady_1d.csv", delimiter=",", unpack=True)
+    problem = make.aggregation_problem(x.size)
+    grid = problem.grid
+    np.testing.assert_allclose(grid.axes[0], x, rtol=0, atol=1e-14)
+    assert grid.integrate(rho) == pytest.approx(1.0, abs=1e-12)
+    phi = problem.energy.on(grid).drift_potential(rho, out=np.empty_like(rho))
+    gibbs = np.exp(-(phi - phi.min()) / make.AGGREGATION["D"])
+    gibbs *= grid.integrate(rho) / grid.integrate(gibbs)
+    assert np.abs(rho - gibbs).max() < 1e-11 * rho.max()
+    errors = []
+    for cells in (128, 256):
+        traj = pf.solve(make.aggregation_problem(cells), make.AGGREGATION["t_end"], snapshots=2,
+                        progress=False)
+        assert traj.status == "finished"
+        coarse = rho.reshape(cells, -1).mean(axis=1)
+        errors.append(float(np.abs(traj.density(-1) - coarse).sum() * grid.lengths[0] / cells))
+    assert errors[1] < 4e-4, errors  # measured 2.70e-4
+    assert abs(np.log2(errors[0] / errors[1]) - 2.0) < 0.2, errors
+
+
+def test_keller_segel_blowup_reference_brackets_the_blowup_time():
+    """At 256² the threshold crossing (0.427) lies below the extrapolation of 1/max ρ (0.462), and
+    the second-moment extrapolation (0.634) above the identity's bound T₂ = 0.625, within 0.02
+    (it approaches T₂ from above as the grid is refined: 0.72, 0.69, 0.66 on 48², 64², 96²)."""
+    ref = json.loads((DATA / "keller_segel_blowup.json").read_text())
+    assert ref["status"] == "blow-up" and ref["cells"] == 256
+    M = 1.4 * 8 * math.pi
+    assert ref["second_moment_bound"] == pytest.approx(M / (M**2 / (2 * math.pi) - 4 * M), rel=1e-12)
+    assert ref["threshold"] == pytest.approx(0.1 * M / (16.0 / 256) ** 2, rel=1e-12)
+    assert ref["threshold_crossing"] < ref["max_density_extrapolation"] < ref["second_moment_bound"]
+    assert 0.0 < ref["second_moment_extrapolation"] - ref["second_moment_bound"] < 0.02

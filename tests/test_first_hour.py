@@ -284,6 +284,15 @@ def test_blowup_estimates_converge_with_the_grid_where_the_threshold_crossing_do
     # crossings do
     assert all(c < p < bound for c, p in zip(crossing, peak, strict=True)), (crossing, peak)
     assert abs(peak[2] - peak[0]) < 0.5 * (crossing[2] - crossing[0])
+    # and against the 256² reference of data/keller_segel_blowup.json (crossing 0.427, 1/max ρ
+    # extrapolation 0.462): the crossings rise towards the reference's from below, the
+    # extrapolations fall towards its own from above, and the two brackets nest
+    import json
+    from pathlib import Path
+
+    ref = json.loads((Path(__file__).resolve().parents[1] / "data" / "keller_segel_blowup.json").read_text())
+    assert crossing[0] < crossing[1] < crossing[2] < ref["threshold_crossing"]
+    assert peak[0] > peak[1] > peak[2] > ref["max_density_extrapolation"]
 
 
 # -- figures a referee would accept ---------------------------------------------------------------
