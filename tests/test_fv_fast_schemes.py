@@ -11,8 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pdeflow as pf
+from pdeflow.solvers.fv import make_stepper
 from pdeflow.solvers.fv_rkl import rkl2_coefficients, rkl2_coverage, rkl2_stages
-from pdeflow.solvers.fv_split import HeatPropagator, axis_generator, markov_exponential
+from pdeflow.solvers.fv_split import (
+    HeatPropagator,
+    axis_generator,
+    generator_matrix,
+    markov_exponential,
+)
 from pdeflow.spectral import SpectralLaplacian
 from tests import test_fv_hypothesis  # noqa: F401  (registers and loads the hypothesis profiles)
 
@@ -53,7 +59,8 @@ def test_rkl2_is_second_order_in_time(orders):
     errors = []
     dt_fe = 0.9 * grid.dx[0] ** 2 / (2 * D)  # cfl · the explicit limit, 3.24e-3
     for dt in (0.04, 0.02, 0.01):  # 12, 6 and 3 explicit limits: 7, 5 and 3 stages
-        run = pf.solve(problem, t_end, snapshots=2, progress=False, scheme="rkl2", dt=dt)
+        run = pf.solve(problem, t_end, snapshots=2, progress=False, scheme="rkl2", dt=dt,
+                       rtol=None)  # the bare scheme at fixed steps (no error control)
         errors.append(np.abs(run.density(-1) - exact).sum() * grid.dx[0])
         assert run.meta["rejected_steps"] == 0
         assert run.meta["stages"] == run.meta["steps"] * rkl2_stages(dt / dt_fe)
@@ -98,11 +105,12 @@ def test_heat_propagator_is_the_matrix_exponential_and_positive():
 def test_axis_factor_is_non_negative_and_stochastic_at_any_time(t):
     """Short times (a series), long times (squarings, up to equilibrium): expm to round-off,
     every entry >= 0, every column summing to 1 (measured: 3e-15, 3e-14 at t = 100)."""
-    G = axis_generator(256, 1 / 32, False, 1.0)
-    P = markov_exponential(G, t)
-    assert np.abs(P - scipy.linalg.expm(t * G.toarray())).max() < 1e-13
-    assert P.min() >= 0.0
-    assert np.abs(P.sum(axis=0) - 1.0).max() < 1e-14  # one rounding of each column sum
+    for periodic in (False, True):
+        G = axis_generator(256, 1 / 32, periodic, 1.0)
+        P = markov_exponential(G, t)
+        assert np.abs(P - scipy.linalg.expm(t * generator_matrix(*G, periodic))).max() < 1e-13
+        assert P.min() >= 0.0
+        assert np.abs(P.sum(axis=0) - 1.0).max() < 1e-14  # one rounding of each column sum
 
 
 def test_heat_propagator_is_positive_where_the_fast_transform_is_not():
@@ -225,3 +233,55 @@ def test_auto_chooses_from_the_problem_and_records_why():
     exact = scipy.fft.idctn(scipy.fft.dctn(rho0, norm="ortho") * decay, norm="ortho")
     auto = pf.solve(heat, 0.05, snapshots=2, progress=False, scheme="auto").density(-1)
     assert np.abs(auto - exact).max() < 1e-15  # round-off (max density 0.32)
+
+
+# -- error control of the RKL2 step --------------------------------------------------------------
+def _ou_1d():
+    grid = pf.Grid([(-6.0, 6.0)], 64)
+    return pf.problems.ornstein_uhlenbeck(grid, mean=1.0, cov=0.5, gamma=1.0, D=1.0)
+
+
+def test_rkl2_error_estimate_tracks_the_local_error():
+    """One step from the Ornstein–Uhlenbeck datum: the RKC estimate against the true local error
+    (the same semi-discrete system by SSP-RK3 at 1/20 of its step limit). Measured ratios 1.21,
+    1.50, 1.52, 1.75 at τ = 0.005 … 0.04 (the estimate errs on the safe side), both growing
+    like τ³."""
+    problem = _ou_1d()
+    estimates, errors = [], []
+    for tau in (0.005, 0.01, 0.02, 0.04):
+        stepper = make_stepper(problem, 1.0, scheme="rkl2", rtol=1.0, dt=tau)
+        rho0 = stepper.rho.copy()
+        assert stepper.step(tau) == tau
+        reference = pf.solve(problem, tau, snapshots=2, progress=False, scheme="explicit",
+                             cfl=0.05).density(-1)
+        estimates.append(stepper.rkl.error_last)
+        errors.append(np.abs(stepper.rho - reference).sum() / rho0.sum())
+    ratios = np.array(estimates) / np.array(errors)
+    assert np.all((ratios > 1.0) & (ratios < 2.5)), ratios
+    slopes = np.diff(np.log(errors)) / np.log(2.0)
+    assert np.all(np.abs(slopes - 3.0) < 0.8), slopes  # local error O(τ³): measured 2.23, 2.95, 2.56
+
+
+def test_rkl2_rtol_bounds_the_time_error():
+    """Ornstein–Uhlenbeck, 64 cells, to t = 0.5, against the same semi-discrete system by SSP-RK3
+    at 1/10 of its limit: the time error falls like rtol^(2/3) (local O(τ³), global O(τ²);
+    measured 1.54e-4, 4.19e-5, 1.16e-5 at rtol = 1e-4, 1e-5, 1e-6, slopes 0.57, 0.56), every step
+    meets rtol, and the run records the estimates. Without rtol, the 8-stage cap alone gives
+    2.98e-3: above the spatial error (2.0e-3)."""
+    problem = _ou_1d()
+    t_end = 0.5
+    reference = pf.solve(problem, t_end, snapshots=2, progress=False, scheme="explicit",
+                         cfl=0.1).density(-1)
+    errors = []
+    for rtol in (1e-4, 1e-5, 1e-6):
+        run = pf.solve(problem, t_end, snapshots=2, progress=False, scheme="rkl2", rtol=rtol)
+        errors.append(np.abs(run.density(-1) - reference).sum() * problem.grid.cell_volume)
+        assert run.meta["rtol"] == rtol and 0 < run.meta["error_estimate_max"] <= rtol
+        assert run.meta["error_rejected_steps"] >= 0 and run.meta["rejected_steps"] == 0
+        assert abs(run.mass[-1] / run.mass[0] - 1) < 1e-14
+    slopes = np.log(np.array(errors[:-1]) / errors[1:]) / np.log(10.0)
+    assert np.all(np.abs(slopes - 2.0 / 3.0) < 0.15), (errors, slopes)
+    assert errors[1] < 6e-5, errors  # measured 4.19e-5 at the default rtol = 1e-5
+    capped = pf.solve(problem, t_end, snapshots=2, progress=False, scheme="rkl2", rtol=None,
+                      stages=8).density(-1)
+    assert np.abs(capped - reference).sum() * problem.grid.cell_volume > 2e-3  # measured 2.98e-3

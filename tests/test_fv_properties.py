@@ -57,7 +57,7 @@ def test_explicit_steps_at_the_full_positivity_bound_are_never_rejected(name):
     # explicit runs of test_fv_hypothesis at the nightly profile. A bound too large is caught:
     # heat-1d's forward Euler at 1.1 h²/(2D) turns the cell inside the box's edge negative.
     p = _problems()[name]
-    traj = pf.solve(p, t_end=0.2, snapshots=2, progress=False, cfl=1.0)
+    traj = pf.solve(p, t_end=0.2, snapshots=2, progress=False, scheme="explicit", cfl=1.0)
     assert traj.status == "finished"
     assert traj.meta["steps"] >= 2  # the bound, not the snapshot spacing, sets the step
     assert traj.meta["rejected_steps"] == 0, traj.meta
@@ -71,19 +71,22 @@ def test_explicit_step_equals_the_forward_euler_positivity_limit():
     grid = pf.Grid([(-4.0, 4.0)], 80)
     h = grid.dx[0]
     heat = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5), D=0.7)
-    traj = pf.solve(heat, t_end=0.1, snapshots=2, progress=False, cfl=0.9)
+    traj = pf.solve(heat, t_end=0.1, snapshots=2, progress=False, scheme="explicit",
+                    cfl=0.9)
     assert traj.meta["dt_max"] == pytest.approx(0.9 * h**2 / (2 * 0.7), rel=1e-12)
     # a uniform drift V = a x: every face has δ = a h / D, and the larger weight B(−δ) = B(δ) + δ
     # (against the drift) sets the limit h² / (2 D B(−δ))
     a, D = 2.0, 0.7
     delta = a * h / D
     drift = pf.problems.fokker_planck(grid, pf.gaussian(grid, 0.0, 0.5), V=lambda x: a * x, D=D)
-    traj = pf.solve(drift, t_end=0.1, snapshots=2, progress=False, cfl=0.9)
+    traj = pf.solve(drift, t_end=0.1, snapshots=2, progress=False, scheme="explicit",
+                    cfl=0.9)
     b_minus = delta / np.expm1(delta) + delta
     assert traj.meta["dt_max"] == pytest.approx(0.9 * h**2 / (2 * D * b_minus), rel=1e-12)
     transport = pf.problems.aggregation_diffusion(
         grid, pf.gaussian(grid, 0.0, 0.3), pf.FreeEnergy(pf.Potential(lambda x: -0.5 * x**2)))
-    traj = pf.solve(transport, t_end=0.1, snapshots=2, progress=False, cfl=0.9)
+    traj = pf.solve(transport, t_end=0.1, snapshots=2, progress=False, scheme="explicit",
+                    cfl=0.9)
     assert traj.meta["dt_max"] == pytest.approx(0.9 * h / (2 * (4.0 - h)), rel=1e-12)
 
 

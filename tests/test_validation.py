@@ -85,7 +85,11 @@ def test_unreachable_t_end_is_refused_before_stepping():
     grid = pf.Grid([(-3.0, 3.0)], 8)
     p = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5), D=1e12)
     with pytest.raises(pf.PdeflowError, match=r"fv would need about 3.9\de\+10 steps .*implicit"):
-        pf.solve(p, 0.01, max_steps=3000, progress=False)
+        pf.solve(p, 0.01, max_steps=3000, progress=False, scheme="explicit")
+    # the default (auto: the exact propagator for the heat equation) reaches it in one step
+    exact = pf.solve(p, 0.01, max_steps=3000, progress=False)
+    assert exact.meta["steps"] == 10 and exact.meta["scheme_choice"].startswith("split")
+    np.testing.assert_allclose(exact.density(-1), 1 / 6, rtol=1e-13)
     with pytest.raises(pf.PdeflowError, match="max_steps must be a whole number"):
         pf.solve(p, 0.01, max_steps=1.5e82, progress=False)
     implicit = pf.solve(p, 0.01, scheme="implicit", dt=1e-3, progress=False)

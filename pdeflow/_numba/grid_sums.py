@@ -39,26 +39,26 @@ def _add(total, compensation, x):
 
 @njit(cache=True, inline="always")
 def _internal(kind, D, m, r):
-    """U(ρ) and U'(ρ)."""
+    """U(ρ), U'(ρ) and (entropy) log ρ floored at TINY, else 0."""
     if kind == ENTROPY:
         log_r = math.log(max(r, TINY))
-        return D * r * log_r, D * (log_r + 1.0)
+        return D * r * log_r, D * (log_r + 1.0), log_r
     if kind == POWER:
         p = r ** (m - 1.0)
-        return D * r * p / (m - 1.0), D * m / (m - 1.0) * p
-    return 0.0, 0.0
+        return D * r * p / (m - 1.0), D * m / (m - 1.0) * p, 0.0
+    return 0.0, 0.0, 0.0
 
 
 @njit(cache=True, inline="always")
-def _face(kind, a, b):
-    """Face density: the logarithmic mean (entropy), else the arithmetic mean."""
+def _face(kind, a, b, log_a, log_b):
+    """Face density: the logarithmic mean (entropy; ``log_a``, ``log_b`` the logs of a and b,
+    floored at TINY as in U), else the arithmetic mean."""
     if kind == ENTROPY:
-        a, b = max(a, 0.0), max(b, 0.0)
         if a <= 0.0 or b <= 0.0:
             return 0.0
         if abs(a - b) <= 1e-12 * max(a, b):
             return 0.5 * (a + b)
-        return (a - b) / (math.log(a) - math.log(b))
+        return (a - b) / (log_a - log_b)
     return 0.5 * (a + b)
 
 
@@ -77,7 +77,7 @@ def density_sums(rho, V, phi, kind, D, m, axis0, axis1, axis2, inv_h, periodic, 
                 r = rho[a, b, c]
                 low = min(low, r)
                 high = max(high, r)
-                u, du = _internal(kind, D, m, r)
+                u, du, log_r = _internal(kind, D, m, r)
                 pot = V[a, b, c] * r
                 inter = 0.5 * r * (phi[a, b, c] - V[a, b, c])
                 sums[0], comp[0] = _add(sums[0], comp[0], r)
@@ -98,8 +98,10 @@ def density_sums(rho, V, phi, kind, D, m, axis0, axis1, axis2, inv_h, periodic, 
                         rn, pn = rho[a, j, c], phi[a, j, c]
                     else:
                         rn, pn = rho[a, b, j], phi[a, b, j]
-                    dxi = (_internal(kind, D, m, rn)[1] + pn - xi) * inv_h[k]
-                    sums[4], comp[4] = _add(sums[4], comp[4], _face(kind, r, rn) * dxi * dxi)
+                    _, du_n, log_n = _internal(kind, D, m, rn)
+                    dxi = (du_n + pn - xi) * inv_h[k]
+                    face = _face(kind, r, rn, log_r, log_n)
+                    sums[4], comp[4] = _add(sums[4], comp[4], face * dxi * dxi)
     for q in range(5):
         out[q] = sums[q] + comp[q]
     out[5] = low

@@ -7,8 +7,12 @@ Fluxes (one concept each, in :mod:`pdeflow.solvers._fv_kernels`):
 - U = ρ^m/(m−1) or no U: Carrillo–Chertock–Huang, F = u⁺ρᴱ_i + u⁻ρᵂ_{i+1}, u = −Δξ/h, with a
   minmod (positivity-preserving) reconstruction; second order.
 
-Time stepping:
+Time stepping (``scheme``):
 
+- ``scheme="auto"`` (the default): chosen from the problem at t = 0 and recorded with the run
+  (``scheme_choice``): split for pure diffusion, error-controlled rkl2 for diffusion-limited
+  linear Fokker–Planck and the porous medium without drift, explicit otherwise
+  (:mod:`pdeflow.solvers.fv_auto`).
 - ``scheme="explicit"``: SSP-RK3 (Shu–Osher) with an adaptive step ``dt = cfl · dt_max`` where
   ``dt_max`` is the positivity limit of forward Euler (SG: 1/Σ_k 2 max rate_k; CCH:
   1/Σ_k 2 max|u_k|/h_k) and, for U = ρ^m, the diffusion limit 1/Σ_k 2 P'(max ρ)/h_k². A stage that
@@ -16,16 +20,13 @@ Time stepping:
   axis and the stage combination); where Φ does not depend on ρ the SG weights B(±δ) and the
   step limit are computed once (and where Φ is uniform, B ≡ 1: plain diffusion).
 - ``scheme="rkl2"``: Runge–Kutta–Legendre super-time-stepping, second order, s ≤ ``stages``
-  stages of the same fused kernels covering ≈ s²/4 explicit limits per step; positivity enforced
-  by rejection (:mod:`pdeflow.solvers.fv_rkl`).
+  stages of the same fused kernels covering ≈ s²/4 explicit limits per step, the step chosen by
+  an error estimate (local error ≤ ``rtol`` per step, relative L1); positivity enforced by
+  rejection (:mod:`pdeflow.solvers.fv_rkl`).
 - ``scheme="split"`` (U = D ρ log ρ): Strang splitting of the exact diffusion (one positive,
-  column-stochastic matrix exponential per axis) and the drift ∇·(ρ∇Φ) by SSP-RK2 at the drift's CFL limit;
-  without a drift (heat) one step is the exact semi-discrete solution
+  column-stochastic matrix exponential per axis) and the drift ∇·(ρ∇Φ) by SSP-RK2 at the drift's
+  CFL limit; without a drift (heat) one step is the exact semi-discrete solution
   (:mod:`pdeflow.solvers.fv_split`).
-- ``scheme="auto"``: one of the above chosen from the problem at t = 0 and recorded with the run
-  (``scheme_choice``): split for pure diffusion, rkl2 for diffusion-limited linear
-  Fokker–Planck and the porous medium without drift, explicit otherwise
-  (:mod:`pdeflow.solvers.fv_auto`, which says why it is not the default).
 - ``scheme="implicit"``: linearly implicit Euler, (I − dt L[ρⁿ]) ρⁿ⁺¹ = ρⁿ with the nonlinear
   coefficients frozen at ρⁿ, an M-matrix with unit column sums (positive and conservative at
   every dt, by construction), the step halved where the energy would rise
@@ -33,7 +34,7 @@ Time stepping:
   CCH with the velocity and limiter frozen at ρⁿ). The run records both (``spatial_scheme``,
   ``time_scheme``).
 
-Both schemes are conservative in flux form (mass to round-off) and treat walls as no-flux.
+Every scheme is conservative in flux form (mass to round-off) and treats walls as no-flux.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class FiniteVolumeOptions(Options):
     """Options of ``method="fv"``."""
 
     method: ClassVar[str] = "fv"
-    scheme: str = option("explicit", "time stepping: SSP-RK3 within the CFL limit, RKL2 "
+    scheme: str = option("auto", "time stepping: SSP-RK3 within the CFL limit, RKL2 "
                          "super-time-stepping, Strang split with exact (positive matrix "
                          "exponential) diffusion, linearly implicit Euler (positive at every "
                          "dt), or auto (chosen from the problem, recorded as scheme_choice)",
@@ -83,8 +84,12 @@ class FiniteVolumeOptions(Options):
     blowup_density: float | None = option(None, "blow-up when max density reaches it (default "
                                           "with an interaction: 0.1 M / cell volume)", "threshold",
                                           units="mass/volume")
-    stages: int = option(8, "rkl2: the most stages per step (a step covers (s^2+s-2)/4 explicit "
+    stages: int = option(40, "rkl2: the most stages per step (a step covers (s^2+s-2)/4 explicit "
                          "limits)", "count", low=2, high=1000)
+    rtol: float | None = option(1e-5, "rkl2: the largest local error per step, L1 relative to "
+                                "the mass (estimated as in RKC; the step and its stage count "
+                                "follow it); none: steps bounded by the stage count only",
+                                "positive")
     implicit_factor: float = option(50.0, "implicit default step, in explicit limits at t = 0",
                                     "positive")
 
@@ -160,7 +165,8 @@ class FiniteVolume(StepperBase):
             scheme, why = choose_scheme(self)
             self.scheme, self.scheme_choice = scheme, f"{scheme}: {why}"
             self.dt_cap = float(dt) if dt is not None else np.inf
-        self.rkl = RungeKuttaLegendre(self, options.stages) if scheme == "rkl2" else None
+        self.rkl = (RungeKuttaLegendre(self, options.stages, options.rtol) if scheme == "rkl2"
+                    else None)
         self.split = StrangSplit(self) if scheme == "split" else None
         if scheme == "implicit":
             self.implicit_dt = (
@@ -312,11 +318,26 @@ class FiniteVolume(StepperBase):
                 raise BlowUp(self.t, "time step collapsed while keeping the density positive")
             self.prepare(rho)
 
+    def checkpoint(self) -> dict | None:
+        """The error controller's state (rkl2 with rtol): the step it proposes next, and its
+        statistics; None otherwise (the density alone is the state)."""
+        rkl = self.rkl
+        if rkl is None or rkl.rtol is None:
+            return None
+        return {"rkl2_dt_error": rkl.dt_error, "rkl2_error_max": rkl.error_max,
+                "rkl2_error_last": rkl.error_last, "rkl2_error_rejected": rkl.error_rejected}
+
     def restore(self, t: float, fields: dict, checkpoint: dict | None = None) -> None:
-        """Continue from a stored snapshot (the state is the density alone)."""
+        """Continue from a stored snapshot (the density, and the rkl2 error controller's state
+        where the snapshot's checkpoint holds it)."""
         self.grid.check_shape(fields["density"], "stored density")
         self.rho[...] = fields["density"]
         self.t = t
+        if self.rkl is not None and checkpoint is not None and "rkl2_dt_error" in checkpoint:
+            self.rkl.dt_error = float(checkpoint["rkl2_dt_error"])
+            self.rkl.error_max = float(checkpoint["rkl2_error_max"])
+            self.rkl.error_last = float(checkpoint["rkl2_error_last"])
+            self.rkl.error_rejected = int(checkpoint["rkl2_error_rejected"])
 
     # -- output -------------------------------------------------------------------------------
     def fields(self) -> dict:
@@ -347,6 +368,10 @@ class FiniteVolume(StepperBase):
         if self.rkl is not None:
             out.update(time_scheme=self.rkl.time_scheme, stages=int(self.rkl.stages),
                        rejected_steps=int(self.rkl.rejected + self.rejected))
+            if self.rkl.rtol is not None:
+                out.update(rtol=float(self.rkl.rtol), error_estimate_max=self.rkl.error_max,
+                           error_estimate_last=self.rkl.error_last,
+                           error_rejected_steps=int(self.rkl.error_rejected))
         if self.scheme_choice is not None:
             out["scheme_choice"] = self.scheme_choice
         return out

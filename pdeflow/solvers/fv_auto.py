@@ -1,10 +1,11 @@
-"""The automatic choice of the finite-volume time scheme (``scheme="auto"``), recorded with the
-run (``scheme_choice`` in its attributes) and made once, from the problem at t = 0.
+"""The automatic choice of the finite-volume time scheme (``scheme="auto"``, the default),
+recorded with the run (``scheme_choice`` in its attributes) and made once, from the problem at
+t = 0.
 
 What the work–precision measurements (``benchmarks/work_precision.py``, 2D 256²) support:
 
-- U = D ρ log ρ and Φ uniform (the heat equation): ``split``, the exact DCT/FFT propagator, one
-  step per snapshot interval (0.3× the hand-written forward-Euler stencil's time at its error).
+- U = D ρ log ρ and Φ uniform (the heat equation): ``split``, the exact propagator (positive
+  per-axis matrix exponentials), one step per snapshot interval.
 - U = D ρ log ρ, Φ = V (linear Fokker–Planck) with mesh Péclet number max|ΔV|/D ≤ 1, where the
   explicit step limit is set by the diffusion: ``rkl2`` (Ornstein–Uhlenbeck: 0.5× the stencil's
   time). The operator is then self-adjoint in ℓ²(1/π), so its eigenvalues are real, where the
@@ -16,10 +17,11 @@ What the work–precision measurements (``benchmarks/work_precision.py``, 2D 256
   stability strip along the negative axis is not shown to hold it), a drift with U = ρ^m, a
   Fisher–Rao reaction: ``explicit`` (SSP-RK3), as before.
 
-Why this is not the default: the RKL2 step is bounded by its stage count, not by an error
-estimate, and on coarse grids its time error exceeds the spatial error (Ornstein–Uhlenbeck 1D,
-64 cells, to t = 0.5: L1 3.9e-3 against SSP-RK3's 1.4e-3; at 256² it is 2 % of it). Error
-control (embedded estimate, ``rtol``) would have to come first.
+The rkl2 steps are error-controlled (``rtol``, default 1e-5 local error per step, relative L1;
+:mod:`pdeflow.solvers.fv_rkl`): the stage count alone (8 stages, no estimate) let the time error
+exceed the spatial error on coarse grids (Ornstein–Uhlenbeck 1D, 64 cells, to t = 0.5: L1
+4.4e-3 against SSP-RK3's 2.0e-3); with the estimate the time error there is 4.2e-5, and the
+scheme became the default.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def choose_scheme(fv) -> tuple[str, str]:
             return "rkl2", "nonlinear diffusion without a drift: the step limit is the diffusion's"
         return "explicit", "no diffusion, or U = rho^m with a drift: SSP-RK3"
     if np.ptp(phi) == 0.0:
-        return "split", "pure diffusion: the exact DCT/FFT propagator, one step per snapshot"
+        return "split", "pure diffusion: the exact propagator, one step per snapshot"
     jumps = largest_jumps(np.ascontiguousarray(phi), fv.periodic, np.zeros(fv.grid.ndim))
     peclet = float(jumps.max()) / fv.entropy_D
     if peclet <= PECLET:
