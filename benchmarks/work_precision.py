@@ -2,7 +2,8 @@
 
     python -m benchmarks.work_precision [--n 256] [--out benchmarks/work_precision]
 
-For each problem (2D, n² cells, walls): the L1 error at t_end against the exact solution, and the
+For each problem (2D, n² cells, walls): the L1 error at t_end against the exact solution (for
+Keller–Segel, subcritical, against the same problem on a 2n² grid, averaged over 2×2 blocks), and the
 wall time of the whole solve (after a warm-up that compiles every kernel), for
 
 - pdeflow's default, ``pf.solve(problem, t_end)`` with no scheme options (``scheme="auto"``);
@@ -86,6 +87,9 @@ def problems(n: int) -> dict:
     ou = pf.problems.ornstein_uhlenbeck(ou_grid, mean=(1.0, 0.5), cov=0.4, gamma=1.0, D=1.0)
     pm_grid = pf.Grid([(-2.0, 2.0)] * 2, n)
     porous = pf.problems.porous_medium(pm_grid, m=2.0, t0=0.1)  # Barenblatt from t = 0.1
+    ks_grid = pf.Grid([(-8.0, 8.0)] * 2, n)
+    ks = pf.problems.keller_segel(ks_grid, pf.gaussian(ks_grid, (0.0, 0.0), 1.0, mass=0.6 * 8 * np.pi))
+    ks.exact = keller_segel_reference(n, KS_T_END)
     return {
         # the time forward Euler reaches in 400 steps at dt = h²/4 on 256² (the issue's case)
         "heat": {"problem": heat, "t_end": 400 * (8.0 / 256) ** 2 / 4, "D": 1.0, "V": None},
@@ -94,7 +98,31 @@ def problems(n: int) -> dict:
         # no hand-written stencil or solve_ivp (nonlinear): the baseline is pdeflow's explicit path
         "porous-medium (m = 2)": {"problem": porous, "t_end": 0.2, "D": None, "V": None,
                                   "nonlinear": True},
+        # subcritical (M = 0.6·8π), against a 4x finer run: the error is mostly the 256² grid's
+        "keller-segel": {"problem": ks, "t_end": KS_T_END, "D": None, "V": None, "nonlinear": True},
     }
+
+
+KS_T_END = 0.5
+
+
+def keller_segel_reference(n: int, t_end: float):
+    """``exact(t)`` for the Keller–Segel case: the same problem on a 2n² grid (rkl2 at rtol 1e-8,
+    its time error far below the n² grid's error), its cell averages over 2×2 blocks, at t_end."""
+    fine_grid = pf.Grid([(-8.0, 8.0)] * 2, 2 * n)
+    fine = pf.problems.keller_segel(fine_grid, pf.gaussian(fine_grid, (0.0, 0.0), 1.0,
+                                                           mass=0.6 * 8 * np.pi))
+    rho = pf.solve(fine, t_end, snapshots=2, progress=False, scheme="rkl2", rtol=1e-8).density(-1)
+    coarse = rho.reshape(n, 2, n, 2).mean(axis=(1, 3))
+
+    def exact(t):
+        if t not in (0.0, t_end):
+            raise ValueError("the Keller-Segel reference is known at t = 0 and t_end only")
+        return ks0 if t == 0.0 else coarse
+
+    grid = pf.Grid([(-8.0, 8.0)] * 2, n)
+    ks0 = pf.gaussian(grid, (0.0, 0.0), 1.0, mass=0.6 * 8 * np.pi)
+    return exact
 
 
 def l1(problem, rho, t):

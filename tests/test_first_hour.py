@@ -3,7 +3,9 @@ comparison stored next to the runs, ParaView's view of a 2D run, method checks b
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -132,6 +134,37 @@ def test_2d_xdmf_opens_in_the_xy_plane_in_vtk(run_2d):
     assert dims == (11, 17, 2)
     # VTK cell ids run X fastest: cell (i_X, i_Y) holds density[i_Y, i_X] of the last snapshot
     np.testing.assert_allclose(values.reshape(16, 10), traj.density(2), rtol=1e-6)  # float32
+
+
+PVPYTHON = shutil.which("pvpython")
+
+
+@pytest.mark.skipif(PVPYTHON is None, reason="pvpython (ParaView) is not installed here: "
+                    "Debian's paraview package provides it")
+def test_2d_xdmf_opens_in_the_xy_plane_in_paraview(run_2d, tmp_path):
+    """ParaView itself (pvpython 5.11, its "XDMF Reader"): bounds in the X–Y plane, one cell thick
+    in Z, the snapshot times, and the density's range equal to the stored frame's. (Its Xdmf3
+    readers, which ``OpenDataFile`` picks by default, show the grid but skip the density: they do
+    not read HDF5 hyperslabs; docs/guide/storage.md says which reader to choose.)"""
+    path, grid = run_2d
+    traj = pf.load(path)["fv"]
+    script = tmp_path / "open.py"
+    script.write_text(
+        "import json, sys\n"
+        "from paraview.simple import XDMFReader\n"
+        f"reader = XDMFReader(FileNames=[{str(path.with_suffix('.xmf'))!r}])\n"
+        f"reader.UpdatePipeline({float(traj.times[2])!r})\n"
+        "info = reader.GetDataInformation()\n"
+        "print(json.dumps({'bounds': list(info.GetBounds()), 'times': list(reader.TimestepValues),\n"
+        "                  'range': list(reader.CellData['density'].GetRange())}))\n"
+    )
+    done = subprocess.run([PVPYTHON, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(seen["bounds"], [1.0, 3.0, -4.0, 4.0, 0.0, 0.2], atol=1e-6)
+    np.testing.assert_allclose(seen["times"], traj.times, rtol=1e-12)
+    last = traj.density(2)
+    np.testing.assert_allclose(seen["range"], [last.min(), last.max()], rtol=1e-6)  # float32
 
 
 # -- every method is checked against the problem before the first one runs ---------------------------
@@ -287,7 +320,6 @@ def test_blowup_estimates_converge_with_the_grid_where_the_threshold_crossing_do
     # and against the 256² reference of data/keller_segel_blowup.json (crossing 0.427, 1/max ρ
     # extrapolation 0.462): the crossings rise towards the reference's from below, the
     # extrapolations fall towards its own from above, and the two brackets nest
-    import json
     from pathlib import Path
 
     ref = json.loads((Path(__file__).resolve().parents[1] / "data" / "keller_segel_blowup.json").read_text())
