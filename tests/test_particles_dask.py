@@ -9,6 +9,8 @@ would each start an interpreter and load the Numba kernels (seconds per test ses
 flow are the same (deposits, fields and scalars move between workers as Dask futures either way).
 """
 
+import warnings
+
 import h5py
 import numpy as np
 import pytest
@@ -26,8 +28,10 @@ OPTIONS = {"interaction": "mesh", "progress": False}
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                       dashboard_address=None)
+    with warnings.catch_warnings():  # its HTTP server (health checks) takes any free port
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                           dashboard_address=None)
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
@@ -138,9 +142,20 @@ def test_interrupted_run_resumes_to_the_uninterrupted_run_bitwise(client, tmp_pa
     assert back.meta["steps"] == reference.meta["steps"]
 
 
+def test_supercritical_keller_segel_blows_up_on_dask(client):
+    # as tests/test_particles.py: M = 10π > 8π, T* ≤ 0.5; the peak deposit is gathered each step
+    grid = pf.Grid([(-4.0, 4.0), (-4.0, 4.0)], 64)
+    p = pf.problems.keller_segel(grid, pf.gaussian(grid, 0.0, 0.25, mass=10 * np.pi))
+    run = pf.solve(p, 1.0, method="particles", n_particles=20_000, seed=0, client=client,
+                   progress=False)
+    assert run.status == "blow-up" and run.meta["blowup_time"] < 0.5
+    assert run.diagnostics["max_density"][-1] >= run.meta["blowup_threshold"]
+
+
 @pytest.mark.parametrize("change, words", [
     ({"interaction": "direct"}, "pair sums"),
     ({"diffusion": "blob"}, "blob method"),
+    ({"interaction": "none"}, "interaction='none' is for problems without interactions"),
     ({"method": "fv"}, "runs method='particles' on Dask"),
 ])
 def test_unsupported_combinations_are_refused_with_the_fix(client, change, words):

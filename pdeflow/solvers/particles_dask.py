@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import importlib
 import uuid
+from dataclasses import replace
 
 import numpy as np
 
@@ -88,6 +89,12 @@ def refusal(problem, method: str, options) -> str | None:
         return ("pair sums need every pair of particles in one process; use interaction='mesh' "
                 "(or 'auto') on Dask, or drop client=")
     internal = energy.internal
+    if options.interaction == "none" and energy.interactions:
+        return (f"interaction='none' is for problems without interactions; this one has "
+                f"{len(energy.interactions)}: use 'auto' or 'mesh'")
+    if options.diffusion == "none" and internal is not None and getattr(internal, "D", 0) > 0:
+        return (f"diffusion='none' is for problems without an internal energy; this one has "
+                f"{internal!r}: use 'auto' or 'brownian'")
     if options.diffusion == "blob" or (internal is not None and not isinstance(internal, Entropy)
                                        and getattr(internal, "D", 0) > 0):
         return ("the blob method (diffusion='blob', power laws) does not run on Dask; use "
@@ -129,8 +136,7 @@ class DaskRun:
         if why is not None:
             raise PdeflowError(why)
         if options.seed is None:
-            options = options.__class__(**{**options.to_dict(),
-                                           "seed": int(np.random.SeedSequence().entropy % 2**63)})
+            options = replace(options, seed=int(np.random.SeedSequence().entropy % 2**63))
         stepper = DistributedParticles(problem, t_end, options, self.client)
         self.steppers.append(stepper)
         return stepper
