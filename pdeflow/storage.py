@@ -40,6 +40,7 @@ from .errors import StorageError
 from .grid import Grid
 from .stored_comparisons import is_comparison
 from .stored_frames import StoredFrames
+from .stored_partitions import link_partitions, partition_paths, truncate_sources
 from .trajectory import FAILED, RUNNING, Trajectory
 from .xdmf import write_xdmf
 
@@ -156,7 +157,9 @@ class RunWriter:
     def _truncate(self, n: int) -> None:
         """Drop partial frames beyond the last complete snapshot (a write cut by a crash)."""
         for ds in self.group.values():
-            if isinstance(ds, h5py.Dataset) and ds.maxshape[0] is None and ds.shape[0] > n:
+            if isinstance(ds, h5py.Dataset) and ds.is_virtual:  # the partitions' files hold it
+                truncate_sources(ds, n)
+            elif isinstance(ds, h5py.Dataset) and ds.maxshape[0] is None and ds.shape[0] > n:
                 ds.resize(n, axis=0)
 
     def _create_field(self, name: str, value: np.ndarray) -> h5py.Dataset:
@@ -249,13 +252,20 @@ class RunWriter:
         return readable(self.path)
 
     def _append(self, t, fields, diagnostics, checkpoint) -> None:
-        need = sum(np.asarray(v).nbytes for v in fields.values()) + 8 * (len(diagnostics) + 1)
+        need = sum(getattr(v, "nbytes", None) or np.asarray(v).nbytes for v in fields.values())
+        need += 8 * (len(diagnostics) + 1)
         left = space_left(self.path)
         if left is not None and left < 2 * need + MIN_FREE:  # stop while the file is whole
             raise OSError(errno.ENOSPC, f"{max(left, 0)} bytes left to write (free disk space or "
                                         f"the file-size limit), a snapshot needs about {need}")
         g, k = self.group, self.n
         for name, value in fields.items():
+            if hasattr(value, "partition_rows"):  # a distributed run's: its partitions write it
+                paths = partition_paths(self.path, self.group_name, len(value.partition_rows))
+                if name not in g:
+                    link_partitions(g, paths, value.partition_rows, value.shape[1], self.time)
+                value.store_partitions(paths, k)
+                continue
             ds = g[name] if name in g else self._create_field(name, np.asarray(value))
             ds.resize(k + 1, axis=0)
             ds[k] = value

@@ -43,7 +43,7 @@ LAYERS = {  # a module's layer: the longest matching prefix of its dotted name b
     "grid": 1, "mesh": 1, "domain": 1, "kernels": 1, "convolution": 1, "energy": 1, "initial": 1,
     "spectral": 1, "metric": 1, "activations": 1, "_h5": 1,
     "problems": 2, "deposit": 2, "wasserstein": 2, "ot_grid": 2, "trajectory": 2, "stored_frames": 2,
-    "stored_comparisons": 2, "checkpoints": 2, "storage": 2, "xdmf": 2, "blowup": 2,
+    "stored_partitions": 2, "stored_comparisons": 2, "checkpoints": 2, "storage": 2, "xdmf": 2, "blowup": 2,
     "solvers": 3,
     "compare": 4, "convergence": 4, "network": 4, "sweep": 4, "spec": 4, "spec_validation": 4,
     "spec_reference": 4, "presets": 4, "plot": 4, "plot_compare": 4, "plot_sweep": 4,

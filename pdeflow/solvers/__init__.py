@@ -127,6 +127,7 @@ def solve(
     overwrite: bool = False,
     progress: bool | None = None,
     resume: bool = False,
+    client=None,
     **options,
 ) -> Trajectory:
     """Solve the gradient flow ``∂t ρ = ∇·(ρ ∇ δE/δρ)`` of ``problem`` on ``[0, t_end]``.
@@ -157,6 +158,10 @@ def solve(
         Method options, declared by each method (``pf.methods()["fv"].options``, e.g.
         :class:`pdeflow.solvers.fv.FiniteVolumeOptions`). Unknown options raise, listing the
         valid ones with their defaults.
+    client : dask.distributed.Client or str, optional
+        Run ``method="particles"`` with its particles partitioned over the workers of this Dask
+        cluster (or of the scheduler at this address): particle–mesh, Brownian noise, potentials
+        (:mod:`pdeflow.solvers.particles_dask`; option ``partitions``, default one per worker).
 
     Returns
     -------
@@ -172,15 +177,29 @@ def solve(
         raise PdeflowError(f"t_end must be a positive number, got {t_end}")
     times = _snapshot_times(snapshots, t_end)
     name = name or method
-    if resume:
-        if store is None:
-            raise PdeflowError("resume=True needs store=, the file of the run to continue")
-        if has_run(store, name):
-            return _resume(problem, t_end, method, times, store, name, progress, options)
+    if resume and store is None:
+        raise PdeflowError("resume=True needs store=, the file of the run to continue")
+    if client is None:
+        return _solve(problem, t_end, method, times, store, name, overwrite, progress, resume,
+                      declared.build, options)
+    from .particles_dask import DaskRun
+
+    with DaskRun(client, method) as dask_run:
+        return _solve(problem, t_end, method, times, store, name, overwrite, progress, resume,
+                      dask_run.build, options)
+
+
+def _solve(problem, t_end, method, times, store, name, overwrite, progress, resume, build,
+           options) -> Trajectory:
+    """:func:`solve` once the times are known; ``build(problem, t_end, options)`` makes the
+    stepper (the method's own, or its distributed variant)."""
+    declared = get_method(method)
+    if resume and has_run(store, name):
+        return _resume(problem, t_end, method, times, store, name, progress, options, build)
     if store is not None:
         check_writable(store, name, overwrite)
     requested = declared.options.from_dict(options)
-    stepper = declared.build(problem, t_end, requested)
+    stepper = build(problem, t_end, requested)
     trajectory = Trajectory(method=method, grid=problem.grid)
     trajectory.meta["options"] = dict(stepper.options if stepper.options is not None
                                       else requested.to_dict())
@@ -198,7 +217,7 @@ def solve(
                       observe=problem.observe)
 
 
-def _resume(problem, t_end, method, times, store, name, progress, options) -> Trajectory:
+def _resume(problem, t_end, method, times, store, name, progress, options, build) -> Trajectory:
     writer = RunWriter.reopen(store, name)
     try:
         previous = read_group(writer.group)
@@ -222,7 +241,7 @@ def _resume(problem, t_end, method, times, store, name, progress, options) -> Tr
                 f"resume uses the stored options {stored}; got different ones {options}"
             )
         declared = get_method(method)
-        stepper = declared.build(problem, t_end, declared.options.from_dict(stored))
+        stepper = build(problem, t_end, declared.options.from_dict(stored))
         checkpoint = writer.checkpoint
         if checkpoint is not None and checkpoint.get("frame") != n - 1:
             checkpoint = None  # it belongs to a later snapshot, cut from the file since
@@ -240,8 +259,8 @@ def _resume(problem, t_end, method, times, store, name, progress, options) -> Tr
         why = (f"run '{name}' in {store} has no complete snapshot; it" if n == 0 else
                f"method {method!r} cannot continue from a snapshot; run '{name}' in {store}")
         warnings.warn(f"{why} starts again from t = 0", UserWarning, stacklevel=3)
-        return solve(problem, t_end, method=method, snapshots=times, store=store, name=name,
-                     overwrite=True, progress=progress, **stored)
+        return _solve(problem, t_end, method, times, store, name, True, progress, False, build,
+                      stored)
     trajectory = Trajectory(
         method=method, grid=previous.grid, times=previous.times[:n],
         frames={k: v[:n] for k, v in previous.frames.items()}, frame_store=writer.frames,

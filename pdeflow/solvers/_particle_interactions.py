@@ -53,23 +53,23 @@ class InteractionDrift:
         if softening is None:
             softening = scale * N ** (-1.0 / d) if singular else 0.0
         self.softening = float(softening)
-        self.mesh, self.convolutions = None, ()
+        self.mesh, self.field = None, None
         if self.mode == "mesh":
-            self.mesh = Grid(grid.bounds, tuple(n * refine for n in grid.shape), grid.periodic)
-            from ..convolution import GridConvolution
-
-            self.convolutions = [GridConvolution(self.mesh, t.kernel, t.strength) for t in terms]
+            self.field = MeshField(terms, grid, refine)
+            self.mesh = self.field.mesh
             self.rho_mesh = np.zeros(self.mesh.shape)
             self.grad_mesh = np.zeros((d, *self.mesh.shape))
         self.scratch = np.zeros((N, d))
+
+    @property
+    def convolutions(self):
+        return self.field.convolutions if self.field is not None else ()
 
     def velocity(self, X: np.ndarray, out: np.ndarray) -> None:
         """out = −∇(W * μ_N)(X), direct softened pair sums or particle–mesh."""
         if self.mode == "mesh":
             cic_density(X, self.w, self.mesh, out=self.rho_mesh)
-            phi = sum(conv(self.rho_mesh) for conv in self.convolutions)
-            grid_gradient(phi, self.mesh, out=self.grad_mesh)
-            interpolate(self.grad_mesh, X, self.mesh, out=out)
+            interpolate(self.field(self.rho_mesh, out=self.grad_mesh), X, self.mesh, out=out)
             out *= -1.0
             return
         out.fill(0.0)
@@ -77,6 +77,23 @@ class InteractionDrift:
         for term in self.terms:
             pk.direct_gradient(X, self.w, term.kernel, self.softening, self.period, scratch)
             out -= term.strength * scratch
+
+
+class MeshField:
+    """The particle–mesh field ``∇(W * ρ)`` on the problem's grid refined ``refine`` times per axis:
+    ``Φ = Σ_terms W * ρ`` by FFT, ``∇Φ`` by centred differences (a deposit in, ``(d, *mesh.shape)``
+    out). Held by :class:`InteractionDrift`, and by the distributed particle method, which solves
+    it once per step for the deposits of all its partitions."""
+
+    def __init__(self, terms, grid: Grid, refine: int):
+        from ..convolution import GridConvolution
+
+        self.mesh = Grid(grid.bounds, tuple(n * refine for n in grid.shape), grid.periodic)
+        self.convolutions = [GridConvolution(self.mesh, t.kernel, t.strength) for t in terms]
+
+    def __call__(self, rho_mesh: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        phi = sum(conv(rho_mesh) for conv in self.convolutions)
+        return grid_gradient(phi, self.mesh, out=out)
 
 
 def grid_gradient(phi: np.ndarray, grid: Grid, out: np.ndarray | None = None) -> np.ndarray:

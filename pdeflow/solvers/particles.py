@@ -115,6 +115,8 @@ class ParticlesOptions(Options):
     max_steps: int = max_steps_option()
     batch_size: int | None = option(None, "minibatch size of the low-rank (network) terms "
                                     "(default: all data, gradient descent)", "count", low=1)
+    partitions: int | None = option(None, "runs on Dask (solve(..., client=)): particle partitions "
+                                    "(default: one per worker)", "count", low=1, limit=4096)
 
 
 def _build(problem, t_end: float, options: ParticlesOptions):
@@ -149,6 +151,9 @@ class Particles(StepperBase):
     def __init__(self, problem, t_end: float, options: ParticlesOptions):
         seed, dt, mesh_refine = options.seed, options.dt, options.mesh_refine
         blowup_density, batch_size = options.blowup_density, options.batch_size
+        if options.partitions is not None:
+            raise PdeflowError(f"partitions={options.partitions} is for runs on Dask; pass "
+                               "client= (a dask.distributed.Client or a scheduler address) to solve")
         grid = self.grid = problem.grid
         self.energy = problem.energy
         self.grid_energy = problem.energy.on(grid) if grid is not None else None
@@ -230,18 +235,8 @@ class Particles(StepperBase):
                               self.period)
 
     def _setup_potentials(self):
-        self.potential_terms = []
         folded = [id(g) for f in self.features for g in f.linear]
-        for term in self.energy.potentials:
-            if id(term.gradient) in folded:  # linear in a low-rank term's features: done there
-                continue
-            if term.gradient is not None:
-                self.potential_terms.append(("gradient", term.gradient))
-            elif callable(term.V):
-                self.potential_terms.append(("difference", term.V))
-            else:
-                V = term.on_grid(self.grid)
-                self.potential_terms.append(("mesh", grid_gradient(V, self.grid)))
+        self.potential_terms = potential_terms(self.energy, self.grid, folded)
 
     def default_dt(self, t_end: float) -> float:
         """``DT_FRACTION × min(t_end, ℓ²/D, ℓ/max|v(0)|)`` (ℓ²/P'(max ρ₀) for a power law)."""
@@ -283,21 +278,7 @@ class Particles(StepperBase):
 
     def potential_velocity(self, X: np.ndarray, out: np.ndarray) -> None:
         """out = −Σ ∇V(X) over the potentials."""
-        out.fill(0.0)
-        cols = [X[:, k] for k in range(self.d)]
-        for kind, f in self.potential_terms:
-            if kind == "gradient":
-                for k, g in enumerate(f(*cols)):
-                    out[:, k] -= g
-            elif kind == "difference":
-                for k in range(self.d):
-                    step = FD_STEP * np.maximum(1.0, np.abs(cols[k]))
-                    plus = list(cols)
-                    minus = list(cols)
-                    plus[k], minus[k] = cols[k] + step, cols[k] - step
-                    out[:, k] -= (f(*plus) - f(*minus)) / (2 * step)
-            else:
-                out -= interpolate(f, X, self.grid)
+        potential_drift(self.potential_terms, X, self.grid, out)
 
     def interaction_velocity(self, X: np.ndarray, out: np.ndarray) -> None:
         """out = −∇(W * μ_N)(X), direct softened pair sums or particle–mesh."""
@@ -437,6 +418,40 @@ def initial_particles(problem, n_particles: int | None, rng: np.random.Generator
     spread, size = np.sqrt(np.mean(np.var(X, axis=0))), np.sqrt(np.mean(X**2))
     scale = float(spread if spread > 0 else size if size > 0 else 1.0)
     return np.ascontiguousarray(X), np.full(n, problem.mass / n), scale
+
+
+def potential_terms(energy, grid: Grid | None, folded=()) -> list[tuple]:
+    """``(kind, f)`` per potential of ``energy`` not in ``folded`` (ids of gradients a low-rank
+    term handles): its gradient, V to difference, or ∇V on the grid (V given as an array)."""
+    terms = []
+    for term in energy.potentials:
+        if id(term.gradient) in folded:  # linear in a low-rank term's features: done there
+            continue
+        if term.gradient is not None:
+            terms.append(("gradient", term.gradient))
+        elif callable(term.V):
+            terms.append(("difference", term.V))
+        else:
+            terms.append(("mesh", grid_gradient(term.on_grid(grid), grid)))
+    return terms
+
+
+def potential_drift(terms: list[tuple], X: np.ndarray, grid: Grid | None, out: np.ndarray) -> None:
+    """out = −Σ ∇V(X) over the :func:`potential_terms`."""
+    out.fill(0.0)
+    cols = [X[:, k] for k in range(X.shape[1])]
+    for kind, f in terms:
+        if kind == "gradient":
+            for k, g in enumerate(f(*cols)):
+                out[:, k] -= g
+        elif kind == "difference":
+            for k in range(X.shape[1]):
+                step = FD_STEP * np.maximum(1.0, np.abs(cols[k]))
+                plus, minus = list(cols), list(cols)
+                plus[k], minus[k] = cols[k] + step, cols[k] - step
+                out[:, k] -= (f(*plus) - f(*minus)) / (2 * step)
+        else:
+            out -= interpolate(f, X, grid)
 
 
 def unsupported(problem) -> str | None:
