@@ -183,9 +183,8 @@ def _build(problem, t_end: float, options: JKOOptions):
     if solver == "bfm":
         internal = problem.energy.internal
         if options.tau is None and isinstance(internal, Entropy) and internal.D > 0:
-            # steps of a few cells' diffusion time: below, the grid dual's noise floor is of the
-            # size of a step's dual gain near stationary states (the fokker-planck preset at
-            # tau = 1.3 dx²/D stalls at t ≈ 1.3; at 3.2 dx²/D it finishes)
+            # steps of a few cells' diffusion time by default (smaller ones, given, run: the
+            # fokker-planck preset at 0.64 dx²/D reaches t_end, see _jko_bfm's stopping rule)
             tau = max(tau, BFM_MIN_STEPS * min(grid.dx) ** 2 / internal.D)
         opts = {
             "tau": tau,
