@@ -105,3 +105,24 @@ def test_fisher_rao_and_wfr_network_presets(tmp_path):
     # the PDE and 2000 weighted neurons: measured energies -0.1539 and -0.1503 at t = 0.5 (the
     # width-2000 network's Monte-Carlo spread, ~1/√2000 of the energy's scale, and the grid's)
     assert abs(pde.energy[-1] - net.energy[-1]) < 0.05 * abs(pde.energy[-1])
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_network_first_variation_at_the_particles_matches_the_feature_matrix(activation):
+    """ξ(X_i) = V(X_i) + (1/n) Σ_k m_k φ_k(X_i), m_k = Σ_j w_j φ_k(X_j), by the feature kernels
+    (no (n, N) array), against the feature matrix written out; weight decay and a bias included."""
+    from pdeflow.solvers._network_drift import feature_drifts
+    from pdeflow.solvers._particle_reaction import WeightReaction
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1.0, 1.0, (12, 2))
+    y = np.sin(x[:, 0]) + x[:, 1] ** 2
+    theta0 = rng.normal(0.0, 0.7, (50, 4))
+    p = pf.problems.mean_field_network(x, y, activation, ("a", "w", "b"), theta0=theta0,
+                                       weight_decay=0.3, metric=pf.WassersteinFisherRao(1.0))
+    w = rng.uniform(0.5, 1.5, 50) / 50
+    reaction = WeightReaction(p.energy, p.metric, feature_drifts(p.energy, theta0, None))
+    got = reaction.first_variation(theta0, w).copy()
+    phi = p.features(*theta0.T)  # (n, N)
+    expected = (-(y @ phi) / 12 + 0.15 * np.sum(theta0**2, axis=1)) + ((phi @ w) @ phi) / 12
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)

@@ -147,6 +147,20 @@ def _gradient_rows(start, stop, theta, xt, with_bias, sigma, sigma_prime, B, coe
 
 
 @njit(cache=True, inline="always")
+def _values_rows(start, stop, theta, xt, with_bias, sigma, B, coef, decay, z, out):
+    """out_i = a_i Σ_q c_q σ(w_i·x_q + b_i) + (λ/2)|θ_i|² for start ≤ i < stop: Ψ(θ_i)."""
+    for i in range(start, stop):
+        _preactivations(theta, i, xt, with_bias, B, z)
+        s = 0.0
+        for q in range(B):
+            s += coef[q] * sigma(z[q])
+        norm2 = 0.0
+        for k in range(theta.shape[1]):
+            norm2 += theta[i, k] * theta[i, k]
+        out[i] = theta[i, 0] * s + 0.5 * decay * norm2
+
+
+@njit(cache=True, inline="always")
 def _moments(theta, w, x, with_bias, sigma, batch, work, out):
     chunks, N, B, d = work.shape[0], theta.shape[0], batch.shape[0], x.shape[1]
     for c in prange(chunks):
@@ -166,6 +180,28 @@ def _gradient(theta, x, with_bias, sigma, sigma_prime, batch, coef, decay, work,
         _gather(x, batch, work[c, 2 : 2 + d])
         _gradient_rows(c * N // chunks, (c + 1) * N // chunks, theta, work[c, 2 : 2 + d],
                        with_bias, sigma, sigma_prime, B, coef, decay, work[c, 0], out)
+
+
+@njit(cache=True, inline="always")
+def _values(theta, x, with_bias, sigma, batch, coef, decay, work, out):
+    chunks, N, B, d = work.shape[0], theta.shape[0], batch.shape[0], x.shape[1]
+    for c in prange(chunks):
+        _gather(x, batch, work[c, 2 : 2 + d])
+        _values_rows(c * N // chunks, (c + 1) * N // chunks, theta, work[c, 2 : 2 + d],
+                     with_bias, sigma, B, coef, decay, work[c, 0], out)
+
+
+@njit(cache=True, inline="always")
+def _values_by_code(theta, x, with_bias, code, batch, coef, decay, work, out):
+    """:func:`_values` with the activation named by ``code``."""
+    if code == RELU:
+        _values(theta, x, with_bias, relu, batch, coef, decay, work, out)
+    elif code == TANH:
+        _values(theta, x, with_bias, tanh, batch, coef, decay, work, out)
+    elif code == SIGMOID:
+        _values(theta, x, with_bias, sigmoid, batch, coef, decay, work, out)
+    else:
+        _values(theta, x, with_bias, linear, batch, coef, decay, work, out)
 
 
 @njit(cache=True, inline="always")
@@ -218,3 +254,15 @@ def feature_gradient(theta, x, with_bias, code, batch, coef, decay, work, out):
 def feature_gradient_serial(theta, x, with_bias, code, batch, coef, decay, work, out):
     """:func:`feature_gradient` on one thread."""
     _gradient_by_code(theta, x, with_bias, code, batch, coef, decay, work, out)
+
+
+@njit(cache=True, parallel=True, fastmath=REASSOCIATE)
+def feature_values(theta, x, with_bias, code, batch, coef, decay, work, out):
+    """out_i = Σ_q c_q φ_{k_q}(θ_i) + (λ/2)|θ_i|², blocks of particles in parallel (``work[c]``)."""
+    _values_by_code(theta, x, with_bias, code, batch, coef, decay, work, out)
+
+
+@njit(cache=True, fastmath=REASSOCIATE)
+def feature_values_serial(theta, x, with_bias, code, batch, coef, decay, work, out):
+    """:func:`feature_values` on one thread."""
+    _values_by_code(theta, x, with_bias, code, batch, coef, decay, work, out)

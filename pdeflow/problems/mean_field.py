@@ -112,6 +112,19 @@ class NeuronFeatures:
                self._work(chunks), out)
 
 
+    def combine_values(self, X, batch, coef, decay, out, chunks: int = 1) -> None:
+        """``out_i = Σ_q c_q φ_{k_q}(X_i) + (λ/2)|X_i|²``: Ψ at the particles (the values whose
+        gradient :meth:`combine_gradient` gives)."""
+        if self.kernel_name is None:
+            out[:] = coef @ self(*X.T)[batch] + 0.5 * decay * np.sum(X**2, axis=1)
+            return
+        from .._numba import features as nk
+
+        kernel = nk.feature_values if chunks > 1 else nk.feature_values_serial
+        kernel(X, self.x, self.with_bias, nk.CODES[self.kernel_name], batch, coef, decay,
+               self._work(chunks), out)
+
+
 class LinearInFeatures:
     """∇V for a potential linear in the features, ``V(θ) = Σ_k c_k φ_k(θ) + (λ/2)|θ|²``.
 

@@ -59,6 +59,19 @@ class FeatureDrift:
             for k, g in enumerate(self.feature_gradient(*X.T)):
                 out[:, k] = coef @ np.asarray(g)[batch] + self.decay * X[:, k]
 
+    def values(self, X, w, out) -> None:
+        """out_i = Ψ(X_i) = Σ_k (s m_k + c_k) φ_k(X_i) + (λ/2)|X_i|² over all n features: the first
+        variation of the low-rank terms and of the potentials linear in them, at the particles."""
+        everything = np.arange(self.n)
+        self.moments(X, w, everything, self.m)
+        np.multiply(self.m, self.scale, out=self.coef)
+        self.coef += self.c0
+        if self.fast:
+            self.features.combine_values(X, everything, self.coef, self.decay, out, self.chunks)
+        else:
+            phi = np.asarray(self.features(*X.T))
+            out[:] = self.coef @ phi + 0.5 * self.decay * np.sum(X**2, axis=1)
+
     def interaction_energy(self, X, w) -> float:
         """(s/2) Σ_k m_k² over all n features."""
         everything = np.arange(self.n)

@@ -48,28 +48,43 @@ class WeightReaction:
     def __init__(self, energy, metric, drifts):
         self.energy, self.rate, self.normalized = energy, float(metric.rate), metric.normalized
         self.drifts = drifts  # the low-rank terms (FeatureDrift), whose moments give W*μ
+        handled = [id(linear) for drift in drifts for linear in drift.linear]
+        # the potentials not already in a drift's Ψ (those linear in its features are)
+        self.potentials = [t for t in energy.potentials if id(t.gradient) not in handled]
         self.xi = None
+        self._xi = self._part = None
 
     def first_variation(self, X: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """ξ(X_i) = Σ V(X_i) + Σ_terms s Σ_k m_k φ_k(X_i)."""
-        cols = [X[:, k] for k in range(X.shape[1])]
-        xi = np.zeros(len(X))
-        for term in self.energy.potentials:
-            xi += np.broadcast_to(term.V(*cols), xi.shape)
+        """ξ(X_i) = Σ V(X_i) + Σ_terms s Σ_k m_k φ_k(X_i), in a buffer reused from step to step
+        (the network's Ψ by the feature kernels, without an (n, N) array)."""
+        if self._xi is None or self._xi.shape[0] != len(X):
+            self._xi, self._part = np.zeros(len(X)), np.zeros(len(X))
+        xi, part = self._xi, self._part
+        xi[:] = 0.0
+        if self.potentials:
+            cols = [X[:, k] for k in range(X.shape[1])]
+            for term in self.potentials:
+                xi += np.broadcast_to(term.V(*cols), xi.shape)
         for drift in self.drifts:
-            phi = np.asarray(drift.features(*cols))  # (n, N)
-            xi += drift.scale * ((phi @ w) @ phi)
+            drift.values(X, w, part)
+            xi += part
         return xi
 
     def step(self, X: np.ndarray, w: np.ndarray, dt: float) -> None:
         """w ← w e^{−α dt (ξ − c)} in place (c = max ξ for range, the exact normalisation after)."""
         xi = self.xi = self.first_variation(X, w)
         mass = float(w.sum())
-        if self.normalized:
-            w *= np.exp(-self.rate * dt * (xi - xi.max()))  # the shift cancels in the normalisation
+        factor = self._part  # free once ξ is summed
+        if self.normalized:  # the shift by max ξ (for range) cancels in the normalisation
+            np.subtract(xi, xi.max(), out=factor)
+            factor *= -self.rate * dt
+            np.exp(factor, out=factor)
+            w *= factor
             w *= mass / w.sum()
         else:
-            w *= np.exp(-self.rate * dt * xi)
+            np.multiply(xi, -self.rate * dt, out=factor)
+            np.exp(factor, out=factor)
+            w *= factor
 
     def dissipation(self, X: np.ndarray, w: np.ndarray) -> float:
         """α Σ_i w_i (ξ_i − ξ̄)² (normalized) or α Σ_i w_i ξ_i² (unbalanced): the Fisher–Rao part
