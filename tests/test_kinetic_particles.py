@@ -18,6 +18,7 @@ import pdeflow as pf
 from pdeflow.problems.kinetic import moments_vector
 from pdeflow.solvers.kinetic import KineticFiniteVolume
 from pdeflow.solvers.kinetic_particles import KineticParticles
+from tests.conftest import interrupt_advance
 
 
 def _assert_within_monte_carlo(mu, cov, mu_exact, cov_exact, N):
@@ -102,19 +103,11 @@ def test_kinetic_runs_resume_bitwise(monkeypatch, tmp_path, method, cls, options
     grid = pf.Grid([(-6.0, 6.0), (-6.0, 6.0)], 32)
     p = pf.problems.kramers_harmonic(grid, omega=1.0, gamma=1.0, T=0.5, mean=(1.0, 0.0), cov=0.25)
     reference = pf.solve(p, 1.0, method=method, snapshots=5, progress=False, **options)
-    original, calls = cls.advance, []
-
-    def advance_then_interrupt(self, t_target):
-        calls.append(t_target)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        original(self, t_target)
-
     path = tmp_path / "run.h5"
-    monkeypatch.setattr(cls, "advance", advance_then_interrupt)
+    undo = interrupt_advance(monkeypatch, cls, 3)
     with pytest.raises(KeyboardInterrupt):
         pf.solve(p, 1.0, method=method, snapshots=5, store=path, progress=False, **options)
-    monkeypatch.setattr(cls, "advance", original)
+    undo()
     resumed = pf.solve(p, 1.0, method=method, snapshots=5, store=path, progress=False,
                        resume=True, **options)
     assert resumed.meta["resumed_from"] == reference.times[2]

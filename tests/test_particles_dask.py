@@ -19,6 +19,7 @@ import pdeflow as pf
 from pdeflow.errors import PdeflowError
 from pdeflow.problems.keller_segel import second_moment_slope
 from pdeflow.solvers.particles_dask import DistributedParticles
+from tests.conftest import interrupt_advance
 
 distributed = pytest.importorskip(
     "dask.distributed", reason="dask.distributed is not installed (pip install 'dask[distributed]')")
@@ -118,18 +119,10 @@ def test_interrupted_run_resumes_to_the_uninterrupted_run_bitwise(client, tmp_pa
     p = keller_segel()
     kw = dict(n_particles=2000, seed=7, snapshots=6, client=client, **OPTIONS)
     reference = pf.solve(p, 0.02, method="particles", store=tmp_path / "ref.h5", **kw)
-    original, calls = DistributedParticles.advance, []
-
-    def advance_then_interrupt(self, t_target):
-        calls.append(t_target)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        original(self, t_target)
-
-    monkeypatch.setattr(DistributedParticles, "advance", advance_then_interrupt)
+    undo = interrupt_advance(monkeypatch, DistributedParticles, 3)
     with pytest.raises(KeyboardInterrupt):
         pf.solve(p, 0.02, method="particles", store=tmp_path / "run.h5", **kw)
-    monkeypatch.setattr(DistributedParticles, "advance", original)
+    undo()
     assert pf.load(tmp_path / "run.h5")["particles"].status == "interrupted"
     resumed = pf.solve(p, 0.02, method="particles", store=tmp_path / "run.h5", resume=True, **kw)
     assert resumed.meta["resumed_from"] == pytest.approx(0.008)

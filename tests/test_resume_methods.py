@@ -19,26 +19,12 @@ import pytest
 import pdeflow as pf
 from pdeflow.solvers.jko import JKO
 from pdeflow.solvers.particles import Particles
-
-
-def _interrupt(monkeypatch, cls, at_call: int):
-    """Make ``cls.advance`` raise KeyboardInterrupt (Ctrl-C) on its ``at_call``-th call."""
-    original = cls.advance
-    calls = []
-
-    def advance_then_interrupt(self, t_target):
-        calls.append(t_target)
-        if len(calls) == at_call:
-            raise KeyboardInterrupt
-        original(self, t_target)
-
-    monkeypatch.setattr(cls, "advance", advance_then_interrupt)
-    return lambda: monkeypatch.setattr(cls, "advance", original)
+from tests.conftest import interrupt_advance
 
 
 def _run_interrupted(monkeypatch, cls, path, problem, t_end, snapshots, at_call, **options):
     """Store a run Ctrl-C'd in its ``at_call``-th snapshot interval; it keeps ``at_call`` frames."""
-    undo = _interrupt(monkeypatch, cls, at_call)
+    undo = interrupt_advance(monkeypatch, cls, at_call)
     with pytest.raises(KeyboardInterrupt):
         pf.solve(problem, t_end, snapshots=snapshots, store=path, progress=False, **options)
     undo()

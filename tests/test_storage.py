@@ -12,6 +12,7 @@ import pytest
 
 import pdeflow as pf
 from pdeflow.solvers.fv import FiniteVolume
+from tests.conftest import interrupt_advance
 
 
 @pytest.fixture
@@ -66,16 +67,7 @@ def test_two_runs_share_a_file_and_existing_run_is_protected(tmp_path, ou2d):
 
 def test_interrupted_run_keeps_finished_frames(tmp_path, ou2d, monkeypatch):
     path = tmp_path / "run.h5"
-    original = FiniteVolume.advance
-    calls = []
-
-    def advance_then_interrupt(self, t_target):
-        calls.append(t_target)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        original(self, t_target)
-
-    monkeypatch.setattr(FiniteVolume, "advance", advance_then_interrupt)
+    interrupt_advance(monkeypatch, FiniteVolume, 4)
     with pytest.raises(KeyboardInterrupt):
         pf.solve(ou2d, 1.0, snapshots=11, store=path, progress=False)
     back = pf.load(path)["fv"]
@@ -251,19 +243,10 @@ def test_truncated_file_raises_clear_error(tmp_path, ou2d):
 def test_resume_reproduces_uninterrupted_run(tmp_path, ou2d, monkeypatch, scheme):
     reference = pf.solve(ou2d, 1.0, snapshots=11, progress=False, scheme=scheme)
     path = tmp_path / "run.h5"
-    original = FiniteVolume.advance
-    calls = []
-
-    def advance_then_interrupt(self, t_target):
-        calls.append(t_target)
-        if len(calls) == 5:
-            raise KeyboardInterrupt
-        original(self, t_target)
-
-    monkeypatch.setattr(FiniteVolume, "advance", advance_then_interrupt)
+    undo = interrupt_advance(monkeypatch, FiniteVolume, 5)
     with pytest.raises(KeyboardInterrupt):
         pf.solve(ou2d, 1.0, snapshots=11, store=path, progress=False, scheme=scheme)
-    monkeypatch.setattr(FiniteVolume, "advance", original)
+    undo()
     assert len(pf.load(path)["fv"]) == 5
     resumed = pf.solve(ou2d, 1.0, snapshots=11, store=path, progress=False, resume=True)
     assert resumed.status == "finished" and len(resumed) == 11
