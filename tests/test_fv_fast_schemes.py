@@ -305,3 +305,13 @@ def test_rkl2_rtol_bounds_the_time_error():
     capped = pf.solve(problem, t_end, snapshots=2, progress=False, scheme="rkl2", rtol=None,
                       stages=8).density(-1)
     assert np.abs(capped - reference).sum() * problem.grid.cell_volume > 2e-3  # measured 2.98e-3
+
+
+def test_split_refuses_axes_too_long_for_its_dense_factors_and_auto_does_not_choose_it():
+    grid = pf.Grid([(-1.0, 1.0)], 5000)
+    heat = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.1), D=1.0)
+    with pytest.raises(pf.PdeflowError, match=r"an axis of 5000 cells would need 0.186 GiB .*'rkl2'"):
+        pf.solve(heat, 1e-4, snapshots=2, progress=False, scheme="split")
+    run = pf.solve(heat, 1e-4, snapshots=2, progress=False)
+    assert run.meta["scheme_choice"].startswith("rkl2: pure diffusion on an axis of more than 4096")
+    assert abs(run.mass[-1] / run.mass[0] - 1) < 1e-13

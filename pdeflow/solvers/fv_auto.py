@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._fv_kernels import largest_jumps
+from .fv_split import MAX_AXIS
 
 PECLET = 1.0
 """Above this mesh Péclet number max|ΔV|/D the drift, not the diffusion, limits the step."""
@@ -52,7 +53,10 @@ def choose_scheme(fv) -> tuple[str, str]:
             return "rkl2", "nonlinear diffusion without a drift: the step limit is the diffusion's"
         return "explicit", "no diffusion, or U = rho^m with a drift: SSP-RK3"
     if np.ptp(phi) == 0.0 and not interaction:
-        return "split", "pure diffusion: the exact propagator, one step per snapshot"
+        if max(fv.grid.shape) <= MAX_AXIS:
+            return "split", "pure diffusion: the exact propagator, one step per snapshot"
+        return "rkl2", (f"pure diffusion on an axis of more than {MAX_AXIS} cells (too long for "
+                        "the split scheme's dense factors): super-time-stepping")
     jumps = largest_jumps(np.ascontiguousarray(phi), fv.periodic, np.zeros(fv.grid.ndim))
     peclet = float(jumps.max()) / fv.entropy_D
     if peclet > PECLET:
