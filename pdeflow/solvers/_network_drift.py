@@ -31,7 +31,8 @@ class FeatureDrift:
         self.b = self.n if batch_size is None else min(int(batch_size), self.n)
         self.scale, self.decay, self.linear = 0.0, 0.0, []
         self.c0 = np.zeros(self.n)
-        self.batch = np.arange(self.n)
+        self.batch = np.arange(self.n)  # its first b entries: the current minibatch
+        self.everything = np.arange(self.n)
         self.m, self.coef = np.zeros(self.n), np.zeros(self.n)
         self.chunks = get_num_threads() if X.shape[0] * self.b > PARALLEL_WORK else 1
         if gradient is None and not self.fast:
@@ -62,7 +63,7 @@ class FeatureDrift:
     def values(self, X, w, out) -> None:
         """out_i = Ψ(X_i) = Σ_k (s m_k + c_k) φ_k(X_i) + (λ/2)|X_i|² over all n features: the first
         variation of the low-rank terms and of the potentials linear in them, at the particles."""
-        everything = np.arange(self.n)
+        everything = self.everything
         self.moments(X, w, everything, self.m)
         np.multiply(self.m, self.scale, out=self.coef)
         self.coef += self.c0
@@ -74,8 +75,7 @@ class FeatureDrift:
 
     def interaction_energy(self, X, w) -> float:
         """(s/2) Σ_k m_k² over all n features."""
-        everything = np.arange(self.n)
-        self.moments(X, w, everything, self.m)
+        self.moments(X, w, self.everything, self.m)
         return 0.5 * self.scale * float(self.m @ self.m)
 
 

@@ -116,6 +116,12 @@ class RungeKuttaLegendre:
         self.error_last = math.nan
         self.dt_error = math.inf  # the step the error controller proposes
         self._m0_at: tuple | None = None  # (array, t) where self.m0 = L(ρ) is known
+        self._spare: np.ndarray | None = None  # the last step's output buffer (to undo it)
+        if rtol is not None:
+            self.time_scheme = ("RKL2 super-time-stepping (second order; stable to (s²+s-2)/4 "
+                                f"explicit limits; local error per step <= rtol = {rtol:g} by an "
+                                "RKC estimate; positivity enforced: a stage with a negative cell "
+                                "is rejected and the step halved)")
         self.stages = 0  # stages taken, all steps (explicit fallbacks count 3)
         self._coefficients: dict[int, tuple[np.ndarray, ...]] = {}
 
@@ -152,12 +158,12 @@ class RungeKuttaLegendre:
         fv = self.fv
         fv.prepare(fv.rho, limit=False)
         fv.apply(fv.rho, self.m1)
-        est = self.estimate
-        np.subtract(rho0, fv.rho, out=est)
-        est *= 12.0
-        est += (6.0 * tau) * self.m0
-        est += (6.0 * tau) * self.m1
-        error = float(np.abs(est).sum()) / (15.0 * float(np.abs(rho0).sum()))
+        est = self.estimate  # (ρⁿ − ρⁿ⁺¹) + (τ/2)(L(ρⁿ) + L(ρⁿ⁺¹)), in place: 12/15 of it is est
+        np.add(self.m0, self.m1, out=est)
+        est *= 0.5 * tau
+        est += rho0
+        est -= fv.rho
+        error = 12.0 * float(np.abs(est, out=est).sum()) / (15.0 * float(rho0.sum()))
         factor = 4.0 if error == 0.0 else min(4.0, max(0.2, 0.9 * (self.rtol / error) ** (1 / 3)))
         self.dt_error = tau * factor
         if error > self.rtol:

@@ -121,6 +121,9 @@ class HeatPropagator:
         self.axes = list(zip(grid.shape, grid.dx, grid.periodic, strict=True))
         self.generators = {axis: axis_generator(*axis, D) for axis in dict.fromkeys(self.axes)}
         self._factors: dict[float, list[np.ndarray]] = {}
+        # outputs alternate between two buffers (an input may be one of them); 2D needs a third
+        self._out = [np.empty(grid.shape), np.empty(grid.shape)] if grid.ndim <= 2 else None
+        self._middle = np.empty(grid.shape) if grid.ndim == 2 else None
 
     def factors(self, t: float) -> list[np.ndarray]:
         """The axes' factors exp(t D Δ_k), built once per t and per distinct axis (the last few
@@ -133,12 +136,16 @@ class HeatPropagator:
         return self._factors[t]
 
     def apply(self, rho: np.ndarray, t: float) -> np.ndarray:
-        """exp(t D Δ_h) ρ, a new array (ρ is not changed)."""
+        """exp(t D Δ_h) ρ (ρ is not changed). In 1D and 2D the result is one of two buffers the
+        propagator owns and reuses (never the one ρ is): valid until the next call but one; in
+        3D a new array."""
         factors = self.factors(t)
-        if rho.ndim == 1:
-            return factors[0] @ rho
-        if rho.ndim == 2:
-            return factors[0] @ rho @ factors[1].T
+        if rho.ndim <= 2:
+            out = self._out[1] if rho is self._out[0] else self._out[0]
+            if rho.ndim == 1:
+                return np.matmul(factors[0], rho, out=out)
+            np.matmul(factors[0], rho, out=self._middle)
+            return np.matmul(self._middle, factors[1].T, out=out)
         out = rho
         for k, P in enumerate(factors):
             out = np.moveaxis(np.tensordot(P, out, axes=(1, k)), 0, k)
