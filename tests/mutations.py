@@ -244,7 +244,7 @@ MUTANTS: list[Mutant] = [
            "FEM edge SG flux: δ sign flipped (drift reversed)", (FEM,)),
     # -- the implicit step, the reaction step, the diagnostics, the 1D BDF2 step --------------------
     Mutant("implicit-never-moves", FV_IMPLICIT,
-           "            rho_new = self._solver(dt)(fv.rho.ravel()).reshape(fv.grid.shape)\n",
+           "            rho_new = self._advance(dt).reshape(fv.grid.shape)\n",
            "            rho_new = fv.rho.copy()\n",
            "implicit Euler returns the old density (the solver never moves)", IMPLICIT),
     Mutant("implicit-off-diagonal", FV_IMPLICIT,

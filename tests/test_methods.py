@@ -141,7 +141,7 @@ def test_every_method_declares_typed_options_that_round_trip():
     fv = declared["fv"].options.from_dict({"max_steps": 10.0, "cfl": 1})
     assert fv.max_steps == 10 and isinstance(fv.max_steps, int) and fv.cfl == 1.0
     with pytest.raises(pf.PdeflowError,
-                       match="scheme must be one of 'explicit', 'rkl2', 'split', 'implicit', 'auto'"):
+                       match="scheme must be one of 'explicit', 'rkl2', 'split', 'implicit', 'bdf2', 'auto'"):
         declared["fv"].options.from_dict({"scheme": "crank"})
     with pytest.raises(pf.PdeflowError, match=r"n_particles = 1000000000.0 is more than the 1e\+08"):
         declared["particles"].options.from_dict({"n_particles": 1e9})

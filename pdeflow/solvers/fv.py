@@ -56,12 +56,14 @@ from ._fv_kernels import (
     upwind_stage,
 )
 from .fv_auto import choose_scheme
-from .fv_implicit import ImplicitEuler
+from .fv_implicit import LinearlyImplicit
 from .fv_reaction import Reaction
 from .fv_rkl import RungeKuttaLegendre, rkl2_coverage
 from .fv_split import StrangSplit
 from .method import Method, Options, max_steps_option, option
 from .stepper import BlowUp, StepperBase, default_blowup_density, land
+
+IMPLICIT = {"implicit": 1, "bdf2": 2}  # the linearly implicit schemes, and their order
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,14 @@ class FiniteVolumeOptions(Options):
     scheme: str = option("auto", "time stepping: SSP-RK3 within the CFL limit, RKL2 "
                          "super-time-stepping, Strang split with exact (positive matrix "
                          "exponential) diffusion, linearly implicit Euler (positive at every "
-                         "dt), or auto (chosen from the problem, recorded as scheme_choice)",
-                         "choice",
-                         choices=("explicit", "rkl2", "split", "implicit", "auto"))
+                         "dt), linearly implicit BDF2 (second order; an Euler step where its "
+                         "right-hand side is not positive), or auto (chosen from the problem, "
+                         "recorded as scheme_choice)", "choice",
+                         choices=("explicit", "rkl2", "split", "implicit", "bdf2", "auto"))
     cfl: float = option(0.9, "fraction of the explicit positivity / diffusion step limit",
                         "fraction")
-    dt: float | None = option(None, "explicit: an upper bound on the step; implicit: the step "
+    dt: float | None = option(None, "explicit: an upper bound on the step; implicit, bdf2: the "
+                              "step "
                               "(default implicit_factor x the explicit limit at t = 0)",
                               "positive", units="time")
     max_steps: int = max_steps_option()
@@ -90,8 +94,17 @@ class FiniteVolumeOptions(Options):
                                 "the mass (estimated as in RKC; the step and its stage count "
                                 "follow it); none: steps bounded by the stage count only",
                                 "positive")
-    implicit_factor: float = option(50.0, "implicit default step, in explicit limits at t = 0",
-                                    "positive")
+    implicit_factor: float = option(50.0, "implicit, bdf2: default step, in explicit limits at "
+                                    "t = 0", "positive")
+    linear_solver: str = option("auto", "implicit, bdf2: sparse LU every step (kept while the "
+                                "operator is constant), GMRES preconditioned by a kept LU "
+                                "(refactorised when it needs more than krylov_iterations; a "
+                                "negative result re-solved by LU), or auto (LU for constant "
+                                "operators and cheap factors, else krylov)", "choice",
+                                choices=("auto", "direct", "krylov"))
+    krylov_iterations: int = option(10, "krylov: the most GMRES iterations of a solve before "
+                                    "the operator is factorised afresh", "count", low=1,
+                                    high=1000)
 
 
 def _build(problem, t_end: float, options: FiniteVolumeOptions):
@@ -119,7 +132,7 @@ class FiniteVolume(StepperBase):
         self.options = options.to_dict()
         scheme, dt, blowup_density = options.scheme, options.dt, options.blowup_density
         self.scheme, self.cfl, self.max_steps = scheme, float(options.cfl), int(options.max_steps)
-        self.dt_cap = float(dt) if dt is not None and scheme != "implicit" else np.inf
+        self.dt_cap = float(dt) if dt is not None and scheme not in IMPLICIT else np.inf
         internal = self.energy.internal
         self.entropy_D = internal.D if isinstance(internal, Entropy) and internal.D > 0 else None
         self.power_law = internal if isinstance(internal, PowerLaw) else None
@@ -168,18 +181,19 @@ class FiniteVolume(StepperBase):
         self.rkl = (RungeKuttaLegendre(self, options.stages, options.rtol) if scheme == "rkl2"
                     else None)
         self.split = StrangSplit(self) if scheme == "split" else None
-        if scheme == "implicit":
+        if scheme in IMPLICIT:
             self.implicit_dt = (
                 float(dt) if dt is not None else options.implicit_factor * self.prepare(self.rho)
             )
-            self.implicit = ImplicitEuler(self, self.implicit_dt)
+            self.implicit = LinearlyImplicit(self, self.implicit_dt, IMPLICIT[scheme],
+                                             options.linear_solver, options.krylov_iterations)
 
     def check_reachable(self, t_end: float) -> None:
         """Refuse, before any stepping, a run whose first time step already implies more than
         ``max_steps`` steps to ``t_end`` (an explicit step far below the problem's time scale)."""
         if not self.metric.transport:
             return  # Fisher–Rao alone: exact per-cell updates, steps set by accuracy only
-        if self.scheme == "implicit":
+        if self.scheme in IMPLICIT:
             dt = self.implicit_dt
         elif self.scheme == "split":
             dt = min(self.cfl * self.split.drift_limit(self.rho), self.dt_cap)
@@ -187,7 +201,7 @@ class FiniteVolume(StepperBase):
             coverage = rkl2_coverage(self.rkl.max_stages) if self.rkl is not None else 1.0
             dt = min(self.cfl * self.prepare(self.rho) * coverage, self.dt_cap)
         if dt > 0 and t_end / dt > self.max_steps:
-            hint = ("raise dt" if self.scheme == "implicit"
+            hint = ("raise dt" if self.scheme in IMPLICIT
                     else "use scheme='rkl2', 'split' or 'implicit'")
             raise PdeflowError(
                 f"fv would need about {t_end / dt:.3g} steps of dt = {dt:.3g} to reach "
@@ -333,6 +347,8 @@ class FiniteVolume(StepperBase):
         self.grid.check_shape(fields["density"], "stored density")
         self.rho[...] = fields["density"]
         self.t = t
+        if self.scheme in IMPLICIT:  # BDF2 restarts with an Euler step; a fresh LU
+            self.implicit.reset()
         if self.rkl is not None and checkpoint is not None and "rkl2_dt_error" in checkpoint:
             self.rkl.dt_error = float(checkpoint["rkl2_dt_error"])
             self.rkl.error_max = float(checkpoint["rkl2_error_max"])
@@ -350,11 +366,9 @@ class FiniteVolume(StepperBase):
         return out
 
     def summary(self) -> dict:
-        if self.scheme == "implicit":
-            time_scheme = ("linearly implicit Euler, energy-controlled step (first order; "
-                           "positive and conservative at every dt)")
-            spatial, rejected = self.implicit.spatial_scheme, self.implicit.rejected
-        elif self.scheme == "split":
+        if self.scheme in IMPLICIT:
+            return self.implicit.summary()
+        if self.scheme == "split":
             time_scheme = self.split.time_scheme
             spatial = "3-point Laplacian (exact in time) + carrillo-chertock-huang drift, minmod"
             rejected = self.split.rejected

@@ -46,10 +46,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from ..errors import PdeflowError
 from .drift_diffusion import drift_diffusion_weight
+from .fv_linear import ImplicitSolve
 from .stepper import land
 
 ENERGY_SLACK = 1e-12  # relative to the energy terms' magnitudes: the round-off of the energy sum
@@ -59,20 +59,49 @@ CCH_LAGGED = "carrillo-chertock-huang, minmod, velocity and limiter lagged (seco
 STALL = 1e-10  # a step this far below the nominal one: the energy control has stalled
 
 
-class ImplicitEuler:
-    """Linearly implicit Euler step of a :class:`~pdeflow.solvers.fv.FiniteVolume` stepper, with
-    energy control (see the module docstring)."""
+class LinearlyImplicit:
+    """Linearly implicit Euler (``order=1``) or BDF2 (``order=2``) step of a
+    :class:`~pdeflow.solvers.fv.FiniteVolume` stepper, with energy control (see the module
+    docstring); the linear solves are :class:`~pdeflow.solvers.fv_linear.ImplicitSolve`'s."""
 
-    def __init__(self, fv, nominal_dt: float):
+    def __init__(self, fv, nominal_dt: float, order: int = 1, linear_solver: str = "auto",
+                 refactor: int = 10):
         self.fv = fv
         grid = fv.grid
         self.index = np.arange(grid.size).reshape(grid.shape)
         self.nominal_dt = float(nominal_dt)
         self.dt = self.nominal_dt  # the step to try next
+        self.order = int(order)
         self.constant = not fv.energy.has_interaction and fv.power_law is None
+        self.linear = ImplicitSolve(linear_solver, self.constant, refactor)
         self.rejected = 0
-        self._cached: tuple[float, object] | None = None
+        self.euler_steps = 0  # BDF2: steps taken as implicit Euler (the first, and non-positive RHS)
+        self.previous: np.ndarray | None = None  # BDF2: ρⁿ⁻¹ ...
+        self.dt_previous = 0.0  # ... and the step that led from it to ρⁿ
         self.spatial_scheme = SCHARFETTER_GUMMEL if fv.entropy_D is not None else CCH_LAGGED
+
+    def reset(self) -> None:
+        """Forget the history (BDF2's previous state, kept factorisations): a resumed run."""
+        self.previous = None
+        self.linear.reset()
+
+    @property
+    def time_scheme(self) -> str:
+        if self.order == 1:
+            return ("linearly implicit Euler, energy-controlled step (first order; positive and "
+                    "conservative at every dt)")
+        return ("linearly implicit variable-step BDF2, coefficients at the extrapolation "
+                "((1+w) rho^n - w rho^(n-1))+, w = dt_n/dt_(n-1), energy-controlled step (second "
+                "order; conservative at every dt; positive at every step: a step whose right-hand "
+                "side ((1+w)^2 rho^n - w^2 rho^(n-1))/(1+2w) has a negative cell is taken as "
+                "implicit Euler, counted in euler_steps, as is the first)")
+
+    def summary(self) -> dict:
+        out = {"time_scheme": self.time_scheme, "spatial_scheme": self.spatial_scheme,
+               "rejected_steps": int(self.rejected), **self.linear.summary()}
+        if self.order == 2:
+            out["euler_steps"] = int(self.euler_steps)
+        return out
 
     # -- the operator ---------------------------------------------------------------------------
     def _faces(self, axis: int):
@@ -127,14 +156,31 @@ class ImplicitEuler:
             shape=(grid.size, grid.size),
         )
 
-    def _solver(self, dt: float):
-        if self.constant and self._cached is not None and self._cached[0] == dt:
-            return self._cached[1]
-        A = (sp.identity(self.fv.grid.size, format="csc") - dt * self.operator(self.fv.rho)).tocsc()
-        solve = spla.splu(A).solve
-        if self.constant:
-            self._cached = (dt, solve)
-        return solve
+    def _advance(self, dt: float) -> np.ndarray:
+        """ρⁿ⁺¹ from ρⁿ (and ρⁿ⁻¹ for BDF2) over ``dt``.
+
+        Euler: (I − dt L[ρⁿ]) ρⁿ⁺¹ = ρⁿ. Variable-step BDF2, w = dt/dtₙ₋₁:
+
+            (I − dt (1+w)/(1+2w) L[ρ̃]) ρⁿ⁺¹ = ((1+w)² ρⁿ − w² ρⁿ⁻¹)/(1+2w),
+            ρ̃ = ((1+w) ρⁿ − w ρⁿ⁻¹)⁺,
+
+        (w = 1: (I − ⅔dt L) ρⁿ⁺¹ = (4ρⁿ − ρⁿ⁻¹)/3), taken where the right-hand side is ≥ 0 in
+        every cell; elsewhere, and at the first step, the Euler step.
+        """
+        rho = self.fv.rho
+        if self.order == 2 and self.previous is not None:
+            w = dt / self.dt_previous
+            rhs = ((1.0 + w) ** 2 * rho - w**2 * self.previous) / (1.0 + 2.0 * w)
+            if rhs.min() >= 0.0:  # then A⁻¹ rhs ≥ 0: a positive step
+                # the coefficients' extrapolation; its positive part where the density is
+                # about to vanish (the CCH ratios and U'(ρ) are defined for ρ ≥ 0)
+                at = np.maximum((1.0 + w) * rho - w * self.previous, 0.0)
+                c = dt * (1.0 + w) / (1.0 + 2.0 * w)
+                return self.linear.solve(c, lambda: self.operator(at), rhs.ravel())
+            self.euler_steps += 1
+        elif self.order == 2:
+            self.euler_steps += 1
+        return self.linear.solve(dt, lambda: self.operator(rho), rho.ravel())
 
     # -- the step -------------------------------------------------------------------------------
     def step(self, remaining: float) -> float:
@@ -144,12 +190,14 @@ class ImplicitEuler:
         dt = land(min(self.dt, remaining), remaining)
         full = dt == self.dt
         while True:
-            rho_new = self._solver(dt)(fv.rho.ravel()).reshape(fv.grid.shape)
+            euler_steps = self.euler_steps
+            rho_new = self._advance(dt).reshape(fv.grid.shape)
             energy_after, scale_after = fv.energy.value_and_scale(rho_new)
             slack = ENERGY_SLACK * max(scale_before, scale_after)
             if energy_after <= energy_before + slack or not np.isfinite(energy_after):
                 break  # (a non-finite result is reported by the caller, not retried)
             self.rejected += 1
+            self.euler_steps = euler_steps  # counted when accepted
             dt *= 0.5
             self.dt, full = dt, False
             if dt < STALL * self.nominal_dt:
@@ -158,6 +206,8 @@ class ImplicitEuler:
                     f"dt={dt:.3g} ({dt / self.nominal_dt:.1e} of the nominal step); use "
                     "scheme='explicit'"
                 )
+        if self.order == 2:
+            self.previous, self.dt_previous = fv.rho.copy(), dt
         fv.rho[...] = rho_new
         if full:  # a whole step accepted at the first try: grow back towards the nominal step
             self.dt = min(2.0 * self.dt, self.nominal_dt)
