@@ -143,11 +143,11 @@ class ImplicitSolve:
     def _iterate(self, A: sp.csc_matrix, b: np.ndarray) -> np.ndarray:
         """GMRES preconditioned by the kept LU, from x₀ = A_m⁻¹ b; a fresh LU where it has not
         converged in ``refactor`` iterations or where its result has a negative entry."""
-        x, iterations = right_preconditioned_gmres(A, b, self._preconditioner.solve,
-                                                   KRYLOV_RTOL, self.refactor)
+        x, iterations, converged = right_preconditioned_gmres(
+            A, b, self._preconditioner.solve, KRYLOV_RTOL, self.refactor)
         self.krylov_solves += 1
         self.krylov_iterations += iterations
-        if x is None:
+        if not converged:
             self.krylov_refactorisations += 1
             return self._direct(A, b)
         if x.min() < 0.0:
@@ -157,14 +157,13 @@ class ImplicitSolve:
 
 
 def right_preconditioned_gmres(A: sp.spmatrix, b: np.ndarray, precondition: Callable,
-                               rtol: float, max_iterations: int) -> tuple[np.ndarray | None, int]:
+                               rtol: float, max_iterations: int) -> tuple[np.ndarray, int, bool]:
     """GMRES on ``A M⁻¹ y = b``, ``x = x₀ + M⁻¹ V y``, from ``x₀ = M⁻¹ b``, with modified
     Gram–Schmidt and Givens rotations (Saad, Iterative Methods, alg. 6.9).
 
     Stops when ‖r‖₂ ≤ rtol ‖b‖₁ / √n, which implies the L1 residual ‖r‖₁ ≤ rtol ‖b‖₁; the true
-    L1 residual of the result is checked against that bound too. Returns ``(x, iterations)``, x
-    None where ``max_iterations`` did not reach it. One preconditioner solve per iteration and
-    two more (x₀ and the result).
+    L1 residual of the result is checked against that bound too. Returns ``(x, iterations,
+    converged)``. One preconditioner solve per iteration and two more (x₀ and the result).
 
     With ``1ᵀ A = 1ᵀ M = 1ᵀ``: Σ x₀ = Σ b, 1ᵀ r₀ = 0, and every Arnoldi vector sums to zero
     (1ᵀ A M⁻¹ v = 1ᵀ v), so Σ x = Σ x₀ + 1ᵀ V y = Σ b at every iteration.
@@ -176,7 +175,7 @@ def right_preconditioned_gmres(A: sp.spmatrix, b: np.ndarray, precondition: Call
     beta = np.linalg.norm(r)
     target = rtol * b_l1 / np.sqrt(n)
     if beta <= target:
-        return x, 0
+        return x, 0, True
     V = np.empty((max_iterations + 1, n))
     H = np.zeros((max_iterations + 1, max_iterations))
     cs, sn = np.zeros(max_iterations), np.zeros(max_iterations)
@@ -204,6 +203,4 @@ def right_preconditioned_gmres(A: sp.spmatrix, b: np.ndarray, precondition: Call
             break
     y = np.linalg.solve(np.triu(H[:k, :k]), g[:k])
     x = x + precondition(V[:k].T @ y)
-    if np.abs(b - A @ x).sum() > rtol * b_l1:
-        return None, k
-    return x, k
+    return x, k, bool(np.abs(b - A @ x).sum() <= rtol * b_l1)
