@@ -58,7 +58,9 @@ JKO = "tests/test_jko.py"
 FEM = "tests/test_fem.py"
 FV_FAST = (KERNELS, FV_CONV, FV_PROP)
 FV_IMPLICIT = "pdeflow/solvers/fv_implicit.py"
-IMPLICIT = ("tests/test_fv_implicit.py", "tests/test_fv_time_order.py")
+FV_LINEAR = "pdeflow/solvers/fv_linear.py"
+IMPLICIT = ("tests/test_fv_implicit.py", "tests/test_fv_time_order.py", "tests/test_fv_krylov.py",
+            "tests/test_fv_bdf2.py")
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,30 @@ MUTANTS: list[Mutant] = [
            "            return np.maximum(u, 0.0) * theta_east / h, -np.minimum(u, 0.0) * theta_west / h\n",
            "            return np.maximum(u, 0.0) / h, -np.minimum(u, 0.0) / h\n",
            "implicit CCH operator without the reconstruction (first-order upwind)", IMPLICIT),
+    Mutant("krylov-no-refactor", FV_LINEAR,
+           "        if not converged:\n",
+           "        if False:\n",
+           "Krylov: an unconverged GMRES result accepted (no refactorisation)", IMPLICIT),
+    Mutant("krylov-no-positivity-check", FV_LINEAR,
+           "        if x.min() < 0.0:\n",
+           "        if False:\n",
+           "Krylov: a negative result accepted (no fallback to the LU)", IMPLICIT),
+    Mutant("krylov-givens-sign", FV_LINEAR,
+           "        g[k + 1], g[k] = -sn[k] * g[k], cs[k] * g[k]\n",
+           "        g[k + 1], g[k] = sn[k] * g[k], cs[k] * g[k]\n",
+           "GMRES: residual rotation sign flipped", IMPLICIT),
+    Mutant("bdf2-rhs", FV_IMPLICIT,
+           "            rhs = ((1.0 + w) ** 2 * rho - w**2 * self.previous) / (1.0 + 2.0 * w)\n",
+           "            rhs = ((1.0 + w) ** 2 * rho - w**2 * self.previous) / (1.0 + 2.01 * w)\n",
+           "BDF2 right-hand side: 1 + 2w -> 1 + 2.01w", IMPLICIT),
+    Mutant("bdf2-lagged-coefficients", FV_IMPLICIT,
+           "                at = np.maximum((1.0 + w) * rho - w * self.previous, 0.0)\n",
+           "                at = rho\n",
+           "BDF2 coefficients frozen at rho^n instead of the extrapolation", IMPLICIT),
+    Mutant("bdf2-gamma", FV_IMPLICIT,
+           "                c = dt * (1.0 + w) / (1.0 + 2.0 * w)\n",
+           "                c = dt * (1.0 + w) / (1.0 + 2.0 * w) * 1.01\n",
+           "BDF2 implicit coefficient x1.01", IMPLICIT),
     Mutant("drift-diffusion-weight", "pdeflow/solvers/drift_diffusion.py",
            "    return upwind + np.where(positive, D * bernoulli_nonnegative(a), 0.0)\n",
            "    return upwind + np.where(positive, 1.01 * D * bernoulli_nonnegative(a), 0.0)\n",

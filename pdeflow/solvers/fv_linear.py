@@ -30,9 +30,10 @@ Two ways to solve it (``linear_solver``):
 
 ``"auto"``: direct where the operator is constant; otherwise Krylov when a factorisation is
 expensive compared with the triangular solves that reuse it, judged by its fill: more than
-:data:`KRYLOV_FILL` entries of ``L + U`` per active cell (2D interactions, diffusion on a full
-support: 75–95 at 128²–256²), else direct (1D, or a porous medium with most cells in vacuum: 3–4,
-where a factorisation costs about as much as two GMRES iterations).
+:data:`KRYLOV_FILL` entries of ``L + U`` per active cell (a cell with an outflow), as for
+Keller–Segel on its full support (27, 41, 52 at 48², 128², 256²), else direct (1D; or Barenblatt,
+most cells in vacuum: 6, 8, 10, where a factorisation costs about as much as a few GMRES
+iterations, and the energy control's halved steps change the matrix more than a kept LU follows).
 
 The counts (``factorisations``, ``krylov_solves``, ``krylov_iterations``, ``krylov_fallbacks``:
 negative results re-solved, ``krylov_refactorisations``: solves not converged in ``refactor``
