@@ -88,7 +88,7 @@ def test_krylov_run_equals_the_direct_run_with_fewer_factorisations(scheme):
 
 def test_krylov_refactorises_where_it_does_not_converge():
     # one iteration is never enough here: every solve gives up and factorises afresh, and the
-    # run is then the direct one (the same LU solves, bit for bit)
+    # run is then the direct one (LU solves, in another column ordering: equal to round-off)
     problem = _keller_segel(24)
     options = dict(snapshots=2, progress=False, scheme="implicit", dt=0.05, blowup_density=np.inf)
     direct = pf.solve(problem, 0.3, linear_solver="direct", **options)
@@ -96,7 +96,8 @@ def test_krylov_refactorises_where_it_does_not_converge():
     steps = krylov.meta["steps"]
     assert krylov.meta["krylov_refactorisations"] == steps - 1
     assert krylov.meta["factorisations"] == steps
-    np.testing.assert_array_equal(krylov.density(-1), direct.density(-1))
+    gap = np.abs(krylov.density(-1) - direct.density(-1)).sum() / direct.density(-1).sum()
+    assert gap < 1e-14, gap  # measured 4.4e-16 (allowed 1e-14: 20 round-offs)
 
 
 def test_a_negative_krylov_result_is_re_solved_by_lu(monkeypatch):
@@ -118,7 +119,8 @@ def test_a_negative_krylov_result_is_re_solved_by_lu(monkeypatch):
     assert krylov.diagnostics["min_density"].min() >= 0.0
     monkeypatch.undo()
     direct = pf.solve(problem, 0.2, linear_solver="direct", **options)
-    np.testing.assert_array_equal(krylov.density(-1), direct.density(-1))
+    gap = np.abs(krylov.density(-1) - direct.density(-1)).sum() / direct.density(-1).sum()
+    assert gap < 1e-14, gap  # measured 4.3e-16 (allowed 1e-14): LU solves, another ordering
 
 
 def test_krylov_barenblatt_error_equals_the_direct_one():

@@ -33,6 +33,15 @@ Time stepping (``scheme``):
   (:mod:`pdeflow.solvers.fv_implicit`). Its spatial operator is the explicit path's (SG, or
   CCH with the velocity and limiter frozen at ρⁿ). The run records both (``spatial_scheme``,
   ``time_scheme``).
+- ``scheme="bdf2"``: linearly implicit BDF2 (variable step; constant step (I − ⅔dt L[ρ̃]) ρⁿ⁺¹ =
+  (4ρⁿ − ρⁿ⁻¹)/3, ρ̃ = (2ρⁿ − ρⁿ⁻¹)⁺): second order, mass kept at every dt, positive at every
+  step — a step whose right-hand side has a negative cell is taken as implicit Euler
+  (``euler_steps``); energy control as for implicit.
+- The implicit solves (``linear_solver``, :mod:`pdeflow.solvers.fv_linear`): a sparse LU (kept
+  while the operator is constant), or GMRES preconditioned by a kept LU where the operator
+  changes every step and its factor is expensive (conservative to round-off at every iteration; a
+  negative result re-solved by a fresh LU). The counts are run attributes (``factorisations``,
+  ``krylov_solves``, ``krylov_iterations``, ``krylov_fallbacks``, ``krylov_refactorisations``).
 
 Every scheme is conservative in flux form (mass to round-off) and treats walls as no-flux.
 """
