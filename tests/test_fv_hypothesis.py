@@ -49,16 +49,18 @@ def problems(draw):
         internal = draw(st.sampled_from([pf.Entropy(0.3), pf.PowerLaw(2.0, 0.3), None]))
         terms = [pf.Interaction(pf.GaussianKernel(draw(st.floats(0.2, 2.0))), -strength)]
         energy = pf.FreeEnergy(*([internal] if internal else []), *terms)
-    scheme = draw(st.sampled_from(["explicit", "implicit"]))
-    return pf.problems.aggregation_diffusion(grid, rho, energy), scheme
+    scheme = draw(st.sampled_from(["explicit", "implicit", "bdf2"]))
+    solver = draw(st.sampled_from(["auto", "krylov"]))  # the implicit schemes' linear solves
+    return pf.problems.aggregation_diffusion(grid, rho, energy), scheme, solver
 
 
 @given(problems(), st.floats(0.01, 0.3))
 def test_mass_positivity_and_energy_for_random_problems(case, t_end):
-    problem, scheme = case
+    problem, scheme, solver = case
     options = {"scheme": scheme}
-    if scheme == "implicit":
+    if scheme in ("implicit", "bdf2"):
         options["implicit_factor"] = 10.0
+        options["linear_solver"] = solver
     traj = pf.solve(problem, t_end, snapshots=5, progress=False, blowup_density=np.inf, **options)
     assert traj.status == "finished"
     assert np.abs(traj.mass / traj.mass[0] - 1).max() <= 1e-12

@@ -100,17 +100,22 @@ def test_krylov_refactorises_where_it_does_not_converge():
     assert gap < 1e-14, gap  # measured 4.4e-16 (allowed 1e-14: 20 round-offs)
 
 
-def test_a_negative_krylov_result_is_re_solved_by_lu(monkeypatch):
-    # the fallback, forced: an iterate with one negative cell must never reach the density
+@pytest.mark.parametrize("corruption", ["negative", "mass"])
+def test_a_negative_or_mass_drifting_krylov_result_is_re_solved_by_lu(monkeypatch, corruption):
+    # the fallback, forced: an iterate with one negative cell, or with its mass 2e-13 off (the
+    # check allows 1e-13), must never reach the density
     original = fv_linear.right_preconditioned_gmres
 
-    def negative(A, b, precondition, rtol, max_iterations):
+    def corrupted(A, b, precondition, rtol, max_iterations):
         x, k, converged = original(A, b, precondition, rtol, max_iterations)
         x = x.copy()
-        x[np.argmin(x)] = -1e-300
+        if corruption == "negative":
+            x[np.argmin(x)] = -1e-300
+        else:
+            x[np.argmax(x)] += 2e-13 * b.sum()
         return x, k, converged
 
-    monkeypatch.setattr(fv_linear, "right_preconditioned_gmres", negative)
+    monkeypatch.setattr(fv_linear, "right_preconditioned_gmres", corrupted)
     problem = _keller_segel(24)
     options = dict(snapshots=2, progress=False, scheme="implicit", dt=0.05, blowup_density=np.inf)
     krylov = pf.solve(problem, 0.2, linear_solver="krylov", **options)

@@ -39,9 +39,10 @@ Time stepping (``scheme``):
   (``euler_steps``); energy control as for implicit.
 - The implicit solves (``linear_solver``, :mod:`pdeflow.solvers.fv_linear`): a sparse LU (kept
   while the operator is constant), or GMRES preconditioned by a kept LU where the operator
-  changes every step and its factor is expensive (conservative to round-off at every iteration; a
-  negative result re-solved by a fresh LU). The counts are run attributes (``factorisations``,
-  ``krylov_solves``, ``krylov_iterations``, ``krylov_fallbacks``, ``krylov_refactorisations``).
+  changes every step and its factor is expensive (conservative to round-off at every iteration,
+  checked to 1e-13; a negative result re-solved by a fresh LU). The counts are run attributes
+  (``factorisations``, ``krylov_solves``, ``krylov_iterations``, ``krylov_fallbacks``,
+  ``krylov_refactorisations``).
 
 Every scheme is conservative in flux form (mass to round-off) and treats walls as no-flux.
 """

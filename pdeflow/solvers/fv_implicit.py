@@ -68,7 +68,7 @@ cell), a far tail can trip it: Keller–Segel 128², dt = T/40, had 2 Euler step
 against 1 with LU, L1 error 9.19e-3 against 8.57e-3.
 
 Time to a solution (Keller–Segel 128², the work–precision case): BDF2 with ``auto`` reaches
-9.2e-3 in 2.7 s (40 steps, 1 factorisation, 4.8 GMRES iterations per step; 6.8 s with an LU
+9.2e-3 in 2.7 s (40 steps, 1 factorisation, 4.9 GMRES iterations per step; 6.8 s with an LU
 every step), where rkl2 reaches 8.1e-3 in 0.05 s; the implicit schemes are not the fastest way
 there, and ``scheme="auto"`` does not choose them.
 
