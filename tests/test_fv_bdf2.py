@@ -164,3 +164,12 @@ def test_resumed_bdf2_run_restarts_with_an_euler_step(tmp_path, monkeypatch):
     assert resumed.meta["euler_steps"] == 1  # counted since the resume: its first step
     gap = np.abs(resumed.density(-1) - reference.density(-1)).sum() * grid.dx[0]
     assert 0.0 < gap < 2e-4, gap  # measured 8.1e-5 (one Euler step of 0.02 among 50)
+
+
+def test_bdf2_step_after_a_landing_step_is_euler():
+    # steps 0.045, 0.005 (landing on t = 0.05), 0.045, 0.005: the third is 9x the one before,
+    # beyond the zero-stability of variable-step BDF2 (ratio < 1 + √2), so it is an Euler step
+    grid = pf.Grid([(-2.0, 2.0)], 60)
+    problem = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.2), D=0.5)
+    run = pf.solve(problem, 0.1, snapshots=3, progress=False, scheme="bdf2", dt=0.045)
+    assert run.meta["steps"] == 4 and run.meta["euler_steps"] == 2

@@ -52,9 +52,11 @@ the same M-matrix with unit column sums, so the mass is kept at every step and e
 > 1 is positive for every dt (Bolley–Crouzeix), and this one is not: the right-hand side is
 negative where the density falls by more than ω²/(1+ω)² (¼ at a constant step) of its previous
 value in one step. Such a step is taken as implicit Euler instead (positive at every dt), as is
-the first step, and the first after a resume (ρⁿ⁻¹ is not stored); the run counts them
-(``euler_steps``). The coefficients are frozen at the extrapolation ρ̃, not at ρⁿ: with
-coefficients that depend on ρ, freezing them at ρⁿ leaves an O(dt²) local error, first order.
+the first step, the first after a resume (ρⁿ⁻¹ is not stored), and a step more than twice the
+one before (after a step shortened to land on a snapshot time: variable-step BDF2 is
+zero-stable for ω < 1 + √2 only); the run counts them (``euler_steps``). The coefficients are
+frozen at the extrapolation ρ̃, not at ρⁿ: with coefficients that depend on ρ, freezing them at
+ρⁿ leaves an O(dt²) local error, first order.
 Its positive part is taken only where the coefficients are evaluated (the CCH ratios and U'(ρ)
 are defined for ρ ≥ 0); the density itself is never altered. Energy control as for Euler (a
 rejected step is retried at half the step with ω recomputed; the history is the last accepted
@@ -102,6 +104,9 @@ ENERGY_SLACK = 1e-12  # relative to the energy terms' magnitudes: the round-off 
 SCHARFETTER_GUMMEL = "scharfetter-gummel (second order)"
 CCH_LAGGED = "carrillo-chertock-huang, minmod, velocity and limiter lagged (second order)"
 STALL = 1e-10  # a step this far below the nominal one: the energy control has stalled
+# BDF2: the largest step ratio dtₙ/dtₙ₋₁ (zero-stable below 1 + √2; the energy control grows the
+# step by 2 at most). A step after a short one (a landing on a snapshot time) is an Euler step.
+RATIO_MAX = 2.0
 
 
 class LinearlyImplicit:
@@ -210,10 +215,10 @@ class LinearlyImplicit:
             ρ̃ = ((1+w) ρⁿ − w ρⁿ⁻¹)⁺,
 
         (w = 1: (I − ⅔dt L) ρⁿ⁺¹ = (4ρⁿ − ρⁿ⁻¹)/3), taken where the right-hand side is ≥ 0 in
-        every cell; elsewhere, and at the first step, the Euler step.
+        every cell and w ≤ :data:`RATIO_MAX`; elsewhere, and at the first step, the Euler step.
         """
         rho = self.fv.rho
-        if self.order == 2 and self.previous is not None:
+        if self.order == 2 and self.previous is not None and dt <= RATIO_MAX * self.dt_previous:
             w = dt / self.dt_previous
             rhs = ((1.0 + w) ** 2 * rho - w**2 * self.previous) / (1.0 + 2.0 * w)
             if rhs.min() >= 0.0:  # then A⁻¹ rhs ≥ 0: a positive step
