@@ -144,7 +144,8 @@ class LinearlyImplicit:
                 "((1+w) rho^n - w rho^(n-1))+, w = dt_n/dt_(n-1), energy-controlled step (second "
                 "order; conservative at every dt; positive at every step: a step whose right-hand "
                 "side ((1+w)^2 rho^n - w^2 rho^(n-1))/(1+2w) has a negative cell is taken as "
-                "implicit Euler, counted in euler_steps, as is the first)")
+                "implicit Euler, counted in euler_steps, as are the first and any step more than "
+                "twice the one before)")
 
     def summary(self) -> dict:
         out = {"time_scheme": self.time_scheme, "spatial_scheme": self.spatial_scheme,
