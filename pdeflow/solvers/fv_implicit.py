@@ -79,10 +79,12 @@ a kept LU (``linear_solver``). Measured at 2D 256², walls, the benchmarks' prob
 against the former path (a fresh SuperLU every step), one process, OPENBLAS_NUM_THREADS=1,
 interleaved (a shared 2-core machine; ratios, not seconds, are what carries over):
 
-- Keller–Segel (M = 0.6·8π, default dt = 0.047, 30 steps): ``auto`` chooses Krylov, 0.23–0.27×
-  the former time per step (0.13–0.19 s against 0.54–0.66 s); 1 factorisation in 30 steps,
-  4.8 GMRES iterations per solve, no fallback; the density 1.7e-11 of the mass from the direct
-  one after 10 steps. BDF2 with Krylov: 0.41× (2 factorisations in 10 steps, one a fallback).
+- Keller–Segel (M = 0.6·8π, default dt = 0.047, 30 steps): ``auto`` chooses Krylov, 0.23–0.28×
+  the former time per step (0.11–0.19 s against 0.44–0.66 s, four runs); 1 factorisation in 30
+  steps, 4.8 GMRES iterations per solve, no fallback; the density 4.2e-11 of the mass from the
+  direct one after 30 steps. The whole work–precision run (to t = 0.5, 11 steps): 0.30× (1.2–1.7 s
+  against 4.4–4.6 s). BDF2 with Krylov: 0.36–0.43× per step (2 factorisations in 10 steps, one a
+  fallback for a negative entry).
 - Porous medium (Barenblatt m = 2 from t₀ = 0.1, default dt, 30 steps, 18 halved by the energy
   control): ``auto`` factorises every step, 1.0–1.05× the former time; Krylov forced would take
   1.25–1.4× (9.1 iterations per solve and 18 refactorisations: the halved and re-doubled steps
