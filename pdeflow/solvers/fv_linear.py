@@ -155,7 +155,8 @@ class ImplicitSolve:
 
     def _iterate(self, A: sp.csc_matrix, b: np.ndarray) -> np.ndarray:
         """GMRES preconditioned by the kept LU, from x₀ = A_m⁻¹ b; a fresh LU where it has not
-        converged in ``refactor`` iterations or where its result has a negative entry."""
+        converged in ``refactor`` iterations, or where its result has a negative entry or its
+        mass is off by more than :data:`KRYLOV_MASS`."""
         x, iterations, converged = right_preconditioned_gmres(
             A, b, self._preconditioner.solve, KRYLOV_RTOL, self.refactor)
         self.krylov_solves += 1
@@ -179,7 +180,8 @@ def right_preconditioned_gmres(A: sp.spmatrix, b: np.ndarray, precondition: Call
     converged)``. One preconditioner solve per iteration and two more (x₀ and the result).
 
     With ``1ᵀ A = 1ᵀ M = 1ᵀ``: Σ x₀ = Σ b, 1ᵀ r₀ = 0, and every Arnoldi vector sums to zero
-    (1ᵀ A M⁻¹ v = 1ᵀ v), so Σ x = Σ x₀ + 1ᵀ V y = Σ b at every iteration.
+    (1ᵀ A M⁻¹ v = 1ᵀ v), so Σ x = Σ x₀ + 1ᵀ V y = Σ b at every iteration (in exact arithmetic;
+    the caller checks the round-off).
     """
     n = b.size
     b_l1 = np.abs(b).sum()
