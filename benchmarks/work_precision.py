@@ -318,6 +318,7 @@ def environment() -> dict:
         "cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
         "scipy": scipy.__version__, "numba": numba.__version__, "pdeflow": pf.__version__,
         "numba_threads": numba.get_num_threads(), "load_average": list(os.getloadavg()),
+        "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
     }
 
 
@@ -382,6 +383,7 @@ def main(argv=None) -> None:
     parser.add_argument("--n", type=int, default=256, help="cells per axis (default 256)")
     parser.add_argument("--out", default=str(HERE / "work_precision"), help="output stem")
     args = parser.parse_args(argv)
+    numba.set_num_threads(1)  # the targets: one thread (BLAS: benchmarks/__init__.py)
     results = run(args.n)
     stem = Path(args.out)
     env = environment()
