@@ -203,7 +203,8 @@ def stencil_run(case):
     return [{"way": label, "seconds": seconds, "l1": l1(p, rho, T), "steps": steps, "run": run}]
 
 
-def solve_ivp_runs(case, methods=(("BDF", 1e-4), ("BDF", 1e-6), ("RK45", 1e-4))):
+def solve_ivp_runs(case, methods=(("BDF", 1e-2), ("BDF", 1e-3), ("BDF", 1e-4), ("BDF", 1e-6),
+                                   ("RK45", 1e-4))):
     if case.get("nonlinear"):
         return []  # the implicit operator is not the Jacobian of a nonlinear flux
     p, T = case["problem"], case["t_end"]
@@ -287,11 +288,32 @@ def run(n: int, log=print) -> dict:
                 log(f"{name:20s} {row['way']:48s} interleaved ratio {ratios[row['way']]:.3g}")
         for row in rows:
             row.pop("run", None)
+            if row["way"].startswith("pdeflow"):
+                row["bdf"] = ratio_to_bdf(row, [r for r in rows if "BDF" in r["way"]])
         results[name] = {"t_end": case["t_end"], "rows": rows, "spatial_error": spatial,
                          "error_bound": bound, "best": best and best["way"],
                          "interleaved_ratios": ratios, "baseline": rows[0]["way"],
                          "auto": next(r.get("scheme_choice") for r in rows if r["way"] == DEFAULT)}
     return results
+
+
+def ratio_to_bdf(row: dict, bdf: list[dict]) -> tuple[str, float] | None:
+    """(relation, ratio): the row's time over the time BDF takes to the row's error, interpolated
+    log–log between the BDF runs whose errors bracket it ("="); outside their range a bound
+    ("≥": the row's error is above every BDF run's, so BDF to it is faster than its loosest run;
+    "≤": below every one). None without BDF runs (nonlinear problems)."""
+    if not bdf:
+        return None
+    points = sorted((r["l1"], r["seconds"]) for r in bdf)
+    errors = np.log([e for e, _ in points])
+    times = np.log([t for _, t in points])
+    err = np.log(row["l1"])
+    if err > errors[-1]:
+        return "≥", row["seconds"] / points[-1][1]
+    if err < errors[0]:
+        return "≤", row["seconds"] / points[0][1]
+    order = np.argsort(errors)  # interp needs increasing abscissae (ties: the faster run)
+    return "=", row["seconds"] / float(np.exp(np.interp(err, errors[order], times[order])))
 
 
 # pf.solve(problem, t_end) with no scheme options: scheme="auto" (tests/test_fv_fast_schemes.py
@@ -334,13 +356,15 @@ def to_markdown(results: dict, n: int, env: dict | None = None) -> str:
                   f"bound {res['error_bound']:.3e}; fastest pdeflow way within it: {res['best']}; "
                   f"the default, `scheme=\"auto\"`, chose {res['auto']}). Interleaved (7 alternated "
                   f"pairs, median) time against {res['baseline']}: {inter}.",
-                  "", "| way to the solution | time | × stencil | L1 error | within | steps | stages |",
-                  "|---|---|---|---|---|---|---|"]
+                  "", "| way to the solution | time | × stencil | L1 error | within | steps | stages "
+                  "| × BDF at equal error |",
+                  "|---|---|---|---|---|---|---|---|"]
         for row in res["rows"]:
             stages = row.get("stages") or ""
+            bdf = f"{row['bdf'][0]} {row['bdf'][1]:.3g}" if row.get("bdf") else ""
             lines.append(f"| {row['way']} | {row['seconds']:.4g} s | {row['ratio']:.3g} | "
                          f"{row['l1']:.2e} | {'yes' if row['within'] else 'no'} | {row['steps']} | "
-                         f"{stages} |")
+                         f"{stages} | {bdf.replace('= ', '')} |")
         lines.append("")
     return "\n".join(lines)
 
