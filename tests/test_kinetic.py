@@ -16,7 +16,7 @@ from scipy.integrate import solve_ivp
 import pdeflow as pf
 from pdeflow.errors import PdeflowError
 from pdeflow.problems.kinetic import harmonic_generator, moments_vector
-from pdeflow.solvers._kinetic_kernels import kinetic_rate, kinetic_rate_numpy
+from pdeflow.solvers._kinetic_kernels import axis_velocity, kinetic_rate, kinetic_rate_numpy
 
 RESOLUTIONS = (32, 64, 128)
 T_END = 1.0
@@ -53,11 +53,13 @@ def test_kernel_matches_its_numpy_version(order, periodic):
     a = rng.normal(size=n)
     c, w_plus, w_minus = rng.normal(size=m - 1), rng.random(m - 1), rng.random(m - 1)
     theta_faces, none = np.zeros(n if periodic else n - 1), np.zeros(0)
-    out = np.empty((n, 1, m, 1))
-    kinetic_rate(f.reshape(n, 1, m, 1), v[None, :].copy(), np.zeros((1, n)),
-                 np.stack([a, 0 * a])[:, :, None].copy(), (theta_faces, none, c, none),
+    shape = (n, 1, m, 1)
+    u = tuple(axis_velocity(vel, shape, k) for k, vel in enumerate(
+        (v[None, None, :, None], 0.0, a[:, None, None, None], 0.0)))
+    out = np.empty(shape)
+    kinetic_rate(f.reshape(shape), u, (theta_faces, none, c, none),
                  (theta_faces, none, w_plus, none), (theta_faces, none, w_minus, none),
-                 np.array([0.3, 1.0, 0.4, 1.0]), (periodic, False), order, out)
+                 np.array([0.3, 1.0, 0.4, 1.0]), (periodic, False, False, False), order, out)
     expected = kinetic_rate_numpy(f, [v[None, :], a[:, None]], [theta_faces, c],
                                   [theta_faces, w_plus], [theta_faces, w_minus], [0.3, 0.4],
                                   [periodic, False], order)

@@ -15,7 +15,8 @@ Maxwellian ``f ∝ e^{−|v|²/2T}``. Walls carry no flux; the θ axes may be pe
 
 One θ (phase space (θ, v)) is the same array with θ2 and v2 of one cell each: shape (n, 1, m, 1),
 whose θ2 and v2 axes have no faces. Every axis is one call of :func:`_sweep`, the flux loop along
-the first axis of a transposed view whose velocity depends on its second and third axes.
+the middle axis of the C-ordered view (cells before, the axis, cells after): the velocity along
+an axis does not vary along it, so it is a small array over the other axes.
 """
 
 from __future__ import annotations
@@ -41,57 +42,57 @@ def _edge(f_m, f_0, f_p, order: int) -> float:
 
 @numba.njit(cache=True)
 def _sweep(g, out, u, c, w_plus, w_minus, h, periodic, order):
-    """Add to ``out`` the divergence along axis 0 of ``g`` (N, P, Q, R) of the face flux
+    """Add to ``out`` the divergence along axis 1 of ``g`` (O, N, R) of the face flux
 
-        F_{i+1/2} = (u[p, q] + c_i) f_edge + (w⁺_i f_i − w⁻_i f_{i+1}) / h,   out −= ΔF / h,
+        F_{i+1/2} = (u[o, r] + c_i) f_edge + (w⁺_i f_i − w⁻_i f_{i+1}) / h,   out −= ΔF / h,
 
     ``f_edge`` the upwind reconstructed edge value; ``c``, ``w_plus``, ``w_minus`` per face (the
     face i + 1/2 between cells i and i + 1; periodic: N faces, the last wraps to 0)."""
-    n = g.shape[0]
+    n = g.shape[1]
     faces = n if periodic else n - 1
-    for i in range(faces):
-        left, right = i, (i + 1) % n
-        back = (left - 1) % n if periodic or left > 0 else left
-        ahead = (right + 1) % n if periodic or right < n - 1 else right
-        ci, wp, wm = c[i], w_plus[i] / h, w_minus[i] / h
-        for p in range(g.shape[1]):
-            for q in range(g.shape[2]):
-                speed = u[p, q] + ci
-                for r in range(g.shape[3]):
-                    f_l, f_r = g[left, p, q, r], g[right, p, q, r]
-                    if speed > 0.0:
-                        value = _edge(g[back, p, q, r], f_l, f_r, order)
-                    else:
-                        value = _edge(g[ahead, p, q, r], f_r, f_l, order)
-                    flux = (speed * value + wp * f_l - wm * f_r) / h
-                    out[left, p, q, r] -= flux
-                    out[right, p, q, r] += flux
+    for o in range(g.shape[0]):
+        for i in range(faces):
+            left, right = i, (i + 1) % n
+            back = (left - 1) % n if periodic or left > 0 else left
+            ahead = (right + 1) % n if periodic or right < n - 1 else right
+            ci, wp, wm = c[i], w_plus[i] / h, w_minus[i] / h
+            for r in range(g.shape[2]):
+                speed = u[o, r] + ci
+                f_l, f_r = g[o, left, r], g[o, right, r]
+                if speed > 0.0:
+                    value = _edge(g[o, back, r], f_l, f_r, order)
+                else:
+                    value = _edge(g[o, ahead, r], f_r, f_l, order)
+                flux = (speed * value + wp * f_l - wm * f_r) / h
+                out[o, left, r] -= flux
+                out[o, right, r] += flux
 
 
 @numba.njit(cache=True)
-def kinetic_rate(f, u_theta1, u_theta2, force, c, w_plus, w_minus, h, periodic, order, out):
-    """``out = L f`` (module docstring) for ``f`` of shape (n1, n2, m1, m2).
+def kinetic_rate(f, u, c, w_plus, w_minus, h, periodic, order, out):
+    """``out = L f`` (module docstring) for ``f`` of shape (n1, n2, m1, m2), C-ordered.
 
-    ``u_theta1`` (n2, m1): v1 per (θ2, v1); ``u_theta2`` (m2, n1): v2 per (v2, θ1); ``force``
-    (2, n1, n2): a_1, a_2; ``c``, ``w_plus``, ``w_minus``: tuples of 4 arrays, per axis
-    (θ1, θ2, v1, v2) one value per face (zeros on the θ axes); ``h`` (4,) the cell widths;
-    ``periodic`` (2,) of the θ axes; ``order`` 1 or 2.
+    Per axis k of (θ1, θ2, v1, v2) (tuples of 4): ``u[k]`` the cell velocity along axis k (v_k on
+    θ_k, the force a_k on v_k), which does not vary along axis k, as an array
+    (n_0⋯n_{k−1}, n_{k+1}⋯n_3); ``c[k]``, ``w_plus[k]``, ``w_minus[k]`` one value per face (zeros
+    on the θ axes); ``h`` (4,) the cell widths; ``periodic[k]``; ``order`` 1 or 2. Axis k is
+    swept on the view (n_0⋯n_{k−1}, n_k, n_{k+1}⋯n_3): its innermost loop is contiguous.
     """
     out[...] = 0.0
-    _sweep(f, out, u_theta1, c[0], w_plus[0], w_minus[0], h[0], periodic[0], order)
-    _sweep(f.transpose((1, 3, 0, 2)), out.transpose((1, 3, 0, 2)), u_theta2, c[1], w_plus[1],
-           w_minus[1], h[1], periodic[1], order)
-    _sweep(f.transpose((2, 0, 1, 3)), out.transpose((2, 0, 1, 3)), force[0], c[2], w_plus[2],
-           w_minus[2], h[2], False, order)
-    _sweep(f.transpose((3, 0, 1, 2)), out.transpose((3, 0, 1, 2)), force[1], c[3], w_plus[3],
-           w_minus[3], h[3], False, order)
+    shape = f.shape
+    outer = 1
+    for k in range(4):
+        inner = f.size // (outer * shape[k])
+        view = (outer, shape[k], inner)
+        _sweep(f.reshape(view), out.reshape(view), u[k], c[k], w_plus[k], w_minus[k], h[k],
+               periodic[k], order)
+        outer *= shape[k]
 
 
 @numba.njit(cache=True)
-def kinetic_stage(alpha, x, beta, y, dt, u_theta1, u_theta2, force, c, w_plus, w_minus, h,
-                  periodic, order, out) -> int:
+def kinetic_stage(alpha, x, beta, y, dt, u, c, w_plus, w_minus, h, periodic, order, out) -> int:
     """One SSP-RK stage, ``out = α x + β (y + dt L y)``; returns the number of negative cells."""
-    kinetic_rate(y, u_theta1, u_theta2, force, c, w_plus, w_minus, h, periodic, order, out)
+    kinetic_rate(y, u, c, w_plus, w_minus, h, periodic, order, out)
     negative = 0
     flat_out, flat_x, flat_y = out.reshape(-1), x.reshape(-1), y.reshape(-1)
     for k in range(flat_out.size):
@@ -100,6 +101,14 @@ def kinetic_stage(alpha, x, beta, y, dt, u_theta1, u_theta2, force, c, w_plus, w
             negative += 1
         flat_out[k] = value
     return negative
+
+
+def axis_velocity(velocity: np.ndarray, shape: tuple[int, ...], k: int) -> np.ndarray:
+    """A velocity broadcastable to ``shape`` that does not vary along axis ``k``, as the
+    (n_0⋯n_{k−1}, n_{k+1}⋯) array :func:`kinetic_rate` takes for that axis."""
+    full = np.broadcast_to(velocity, shape).take(0, axis=k)
+    return np.ascontiguousarray(full, dtype=float).reshape(
+        int(np.prod(shape[:k], dtype=np.int64)), -1)
 
 
 def kinetic_rate_numpy(f, velocity, c, w_plus, w_minus, h, periodic, order):

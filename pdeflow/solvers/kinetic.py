@@ -34,7 +34,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import PdeflowError
-from ._kinetic_kernels import kinetic_stage
+from ._kinetic_kernels import axis_velocity, kinetic_stage
 from .drift_diffusion import drift_diffusion_weight
 from .method import Method, Options, max_steps_option, option
 from .stepper import BlowUp, StepperBase, land
@@ -75,17 +75,18 @@ class KineticFiniteVolume(StepperBase):
         self.h_v_cell = float(np.prod(h_v))
         self.shape = (*grid.shape[:d], *(1,) * (2 - d), *grid.shape[d:], *(1,) * (2 - d))
         self.h = np.array([*h_theta, *(1.0,) * (2 - d), *h_v, *(1.0,) * (2 - d)])
-        self.periodic = (bool(grid.periodic[0]), d == 2 and bool(grid.periodic[1]))
+        self.periodic = (bool(grid.periodic[0]), d == 2 and bool(grid.periodic[1]), False, False)
         n1, n2, m1, m2 = self.shape
         v1, v2 = v[0], v[1] if d == 2 else np.zeros(1)
-        self.u_theta1 = np.ascontiguousarray(np.broadcast_to(v1[None, :], (n2, m1)))
-        self.u_theta2 = np.ascontiguousarray(np.broadcast_to(v2[:, None], (m2, n1)))
         self.f = np.array(problem.rho0, dtype=float).reshape(self.shape)
         self.field = problem.force  # −∇θξ[ρ]: fixed (Kramers), or recomputed per stage (network)
-        self.force = np.zeros((2, n1, n2))
+        self.force = np.zeros((2, n1, n2, 1, 1))  # a_1, a_2 on the θ cells
+        # per axis the cell velocity (kernel layout): v1, v2 on θ1, θ2; the force on v1, v2
+        self.u = tuple(axis_velocity(u, self.shape, k) for k, u in enumerate(
+            (v1[None, None, :, None], v2[None, None, None, :], self.force[0], self.force[1])))
         self._update_force(self.f)
         self.gamma, self.T = problem.gamma, problem.T
-        faces_theta = [np.zeros(n if p else n - 1) for n, p in zip((n1, n2), self.periodic,
+        faces_theta = [np.zeros(n if p else n - 1) for n, p in zip((n1, n2), self.periodic[:2],
                                                                    strict=True)]
         c, w_plus, w_minus, outflow_rate = [], [], [], 0.0
         for vk, hk in zip((v1, v2), self.h[2:], strict=True):
@@ -117,9 +118,11 @@ class KineticFiniteVolume(StepperBase):
         return f.sum(axis=(2, 3)).reshape(self.grid.shape[:self.d]) * self.h_v_cell
 
     def _update_force(self, f: np.ndarray) -> None:
-        """−∇θξ[ρ] at the θ cell centres into ``self.force`` (2, n1, n2)."""
+        """−∇θξ[ρ] at the θ cell centres into ``self.force`` and the kernel's velocities."""
         a = np.asarray(self.field.on_grid(self.theta, self._rho(f)), dtype=float)
         self.force[:self.d] = a.reshape(self.d, *self.force.shape[1:])
+        for k in range(self.d):  # u[2 + k] is (θ cells × the other axes' cells): a_k per row
+            self.u[2 + k].reshape(self.force[k].size, -1)[...] = self.force[k].reshape(-1, 1)
 
     def dt_limit(self) -> float:
         """The forward-Euler positivity limit at the current force (module docstring)."""
@@ -130,9 +133,8 @@ class KineticFiniteVolume(StepperBase):
     def _stage(self, alpha, x, beta, y, dt, out) -> bool:
         if self.field.interacting:
             self._update_force(y)
-        return kinetic_stage(alpha, x, beta, y, dt, self.u_theta1, self.u_theta2, self.force,
-                             self.c, self.w_plus, self.w_minus, self.h, self.periodic,
-                             self.order, out) == 0
+        return kinetic_stage(alpha, x, beta, y, dt, self.u, self.c, self.w_plus, self.w_minus,
+                             self.h, self.periodic, self.order, out) == 0
 
     def step(self, remaining: float) -> float:
         """SSP-RK3: s1 = f + dt L f, s2 = ¾ f + ¼ (s1 + dt L s1), f' = ⅓ f + ⅔ (s2 + dt L s2)."""
