@@ -213,6 +213,7 @@ def _solve(problem, t_end, method, times, store, name, overwrite, progress, resu
         writer = RunWriter(
             store, name, method=method, grid=trajectory.grid, problem=problem.describe(),
             options=trajectory.meta["options"], overwrite=overwrite,
+            axis_names=problem.axis_names if problem.kinetic else None,
         )
         trajectory.frame_store = writer.frames  # frames stay on disk, read back when asked for
     else:
