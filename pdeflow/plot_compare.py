@@ -75,8 +75,8 @@ def plot_comparison(report, path: str | os.PathLike | None = None, n_times: int 
 
 
 def _plane(rho: np.ndarray, grid) -> np.ndarray:
-    """What a panel draws of a density: itself in 2D, the middle z-slice in 3D, and on a 4D
-    phase space (θ1, θ2, v1, v2) the θ-marginal ρ = ∬ f dv1 dv2."""
+    """What a panel draws of a density: itself in 1D and 2D, the middle z-slice in 3D, and on a
+    4D phase space (θ1, θ2, v1, v2) the θ-marginal ρ = ∬ f dv1 dv2."""
     if grid.ndim == 4:
         return rho.sum(axis=(2, 3)) * grid.dx[2] * grid.dx[3]
-    return rho[(slice(None), slice(None), *[n // 2 for n in grid.shape[2:]])]
+    return rho[:, :, grid.shape[2] // 2] if grid.ndim == 3 else rho

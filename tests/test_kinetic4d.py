@@ -200,6 +200,8 @@ def test_storage_names_the_phase_space_axes_and_round_trips(tmp_path):
     assert report["mean_gap"][0, pair] < 1e-12  # the same density at t = 0
     assert report["mean_gap"][-1, pair] < 0.05  # 10⁴ cells (h = 0.8): measured 0.022 at t = 0.3
     assert report.axis_names == ["theta1", "theta2", "v1", "v2"]
+    contours = report.plot().axes[0].collections  # ρ on the (θ1, θ2) plane, one set per run
+    assert len(contours) >= 3
 
 
 def test_files_without_axis_names_load_by_x_y_z(tmp_path):
