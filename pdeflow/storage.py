@@ -74,11 +74,13 @@ class RunWriter:
         options: dict,
         overwrite: bool = False,
         axis_names: tuple[str, ...] | None = None,
+        field_axes: dict[str, tuple[str, ...]] | None = None,
     ):
         self.path = Path(path)
         self.group_name = group
         self.grid = grid
         self.axis_names = tuple(axis_names or (grid.axis_names if is_grid(grid) else ()))
+        self.field_axes = dict(field_axes or {})  # observables along some grid axes: their names
         check_writable(self.path, group, overwrite)
         existed = self.path.exists()
         self.file = open_file(self.path, "a")
@@ -145,6 +147,7 @@ class RunWriter:
         self.run_id = str(self.group.attrs["run_id"]) if "run_id" in self.group.attrs else None
         self.time = self.group["time"]
         self.grid, self.axis_names = _stored_grid(self.group)
+        self.field_axes = {}  # the fields of a run to resume exist already
         self.n = _complete_frames(self.group)
         self.checkpoint = resume_checkpoint(self.group, self.n)
         if self.checkpoint is not None:  # the frames after it have no checkpoint: drop them
@@ -167,6 +170,8 @@ class RunWriter:
         g = self.group
         if name == "density" and self.grid is not None and value.shape == self.grid.shape:
             dims = ("node",) if is_mesh(self.grid) else self.axis_names
+        elif name in self.field_axes and all(a in g for a in self.field_axes[name]):  # rho(time, θ)
+            dims = self.field_axes[name]
         elif name == "weight" and value.ndim == 1:  # weights that change: weight(time, particle)
             if "particle" not in g:
                 g.create_dataset("particle", data=np.arange(len(value))).make_scale("particle")

@@ -181,6 +181,7 @@ def test_storage_names_the_phase_space_axes_and_round_trips(tmp_path):
         np.testing.assert_array_equal(group["v2"][:], p.grid.axes[3])
     with xr.open_dataset(path, group="kinetic", engine="h5netcdf") as ds:
         assert ds["density"].dims == ("time", "theta1", "theta2", "v1", "v2")
+        assert ds["rho"].dims == ("time", "theta1", "theta2")
         np.testing.assert_array_equal(ds["theta2"].values, p.grid.axes[1])
     back = pf.load(path)
     assert back["kinetic"].grid == p.grid

@@ -102,6 +102,8 @@ def kinetic_problem(name: str, grid: Grid | None, f0, force, gamma: float, T: fl
     )
     problem.gamma, problem.T, problem.force = gamma, T, force
     problem.axis_names = axes if grid is not None else None
+    if grid is not None:  # ρ = ∫ f dv lies along the θ axes
+        problem.field_axes = {"rho": tuple(axes[:grid.ndim // 2])}
     problem.coordinates = coordinates or (axes if grid is not None else None)
     problem.observe = _observer(problem)
     return problem

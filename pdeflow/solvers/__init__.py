@@ -214,6 +214,7 @@ def _solve(problem, t_end, method, times, store, name, overwrite, progress, resu
             store, name, method=method, grid=trajectory.grid, problem=problem.describe(),
             options=trajectory.meta["options"], overwrite=overwrite,
             axis_names=problem.axis_names if problem.kinetic else None,
+            field_axes=problem.field_axes,
         )
         trajectory.frame_store = writer.frames  # frames stay on disk, read back when asked for
     else:
