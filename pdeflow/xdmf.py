@@ -2,7 +2,7 @@
 finite-element runs as time series (the XML points into the HDF5 datasets; nothing is copied).
 
 A 4D grid (a kinetic run's phase space (θ1, θ2, v1, v2)) has no XDMF topology: such runs are left
-out of the sidecar; their θ-marginal ρ = ∫ f dv is in the file as ``rho`` (time, rho_0, rho_1)."""
+out of the sidecar; their θ-marginal ρ = ∫ f dv is in the file as ``rho`` (time, theta1, theta2)."""
 
 from __future__ import annotations
 
