@@ -121,7 +121,7 @@ class ParticlesOptions(Options):
     batch_size: int | None = option(None, "minibatch size of the low-rank (network) terms "
                                     "(default: all data, gradient descent)", "count", low=1)
     kde: str = option("auto", "weighted particles with the entropy: log rho there by a Gaussian "
-                      "KDE, O(N^2) sums or binned (auto: binned in 1D/2D above 2000 particles)",
+                      "KDE, O(N^2) sums or binned (auto: binned in 1D/2D above 100/500 particles)",
                       "choice", choices=("auto", "direct", "binned"))
     kde_bandwidth: float | None = option(None, "the KDE's bandwidth (default Scott's rule, every "
                                          "step)", "positive", units="length")
