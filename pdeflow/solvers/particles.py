@@ -53,9 +53,9 @@ the entropy it carries the particle noise: D ∫ρ log ρ of a histogram of N pa
 the continuum value by about D M cells_in_support / (2N), less for the smoother CIC deposit);
 the largest CIC density. With low-rank terms the potential and interaction energies are those of
 the particles themselves, ``Σ_i w_i V(X_i) + (s/2) Σ_k m_k²`` (exact; the network's risk minus
-(1/2n)Σ y_k²), plus the internal energy of the CIC density (left out without a grid). With an
-interaction,
-a largest CIC density above ``blowup_density`` (default 0.1 M/|cell|, as the finite-volume
+(1/2n)Σ y_k²), plus the internal energy of the CIC density (left out without a grid); so are
+they with reacting weights, which add ``reaction_dissipation`` and ``ess`` = (Σw)²/Σw². With an
+interaction, a largest CIC density above ``blowup_density`` (default 0.1 M/|cell|, as the finite-volume
 solver) raises :class:`~pdeflow.solvers.driver.BlowUp`.
 """
 
