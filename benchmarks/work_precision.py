@@ -94,12 +94,15 @@ def problems(n: int) -> dict:
     ks.exact = keller_segel_reference(n, KS_T_END)
     return {
         # the time forward Euler reaches in 400 steps at dt = h²/4 on 256² (the issue's case)
-        "heat": {"problem": heat, "t_end": 400 * (8.0 / 256) ** 2 / 4, "D": 1.0, "V": None},
+        "heat": {"problem": heat, "t_end": 400 * (8.0 / 256) ** 2 / 4, "D": 1.0, "V": None,
+                 "pypde": ("heat", 1.0)},
         "ornstein-uhlenbeck": {"problem": ou, "t_end": 1.0, "D": 1.0,
-                               "V": ou_grid.evaluate(lambda x, y: 0.5 * (x**2 + y**2))},
+                               "V": ou_grid.evaluate(lambda x, y: 0.5 * (x**2 + y**2)),
+                               "pypde": ("laplace(c) + x * d_dx(c) + y * d_dy(c) + 2 * c", 1.0)},
         # no hand-written stencil or solve_ivp (nonlinear): the baseline is pdeflow's explicit path
         "porous-medium (m = 2)": {"problem": porous, "t_end": 0.2, "D": None, "V": None,
-                                  "nonlinear": True},
+                                  "nonlinear": True,  # py-pde: its largest diffusivity m ρ^(m−1)
+                                  "pypde": ("laplace(c**2)", 2.0 * float(porous.rho0.max()))},
         # subcritical (M = 0.6·8π), against a 4x finer run: the error is mostly the 256² grid's
         "keller-segel": {"problem": ks, "t_end": KS_T_END, "D": None, "V": None, "nonlinear": True},
     }
@@ -222,7 +225,8 @@ def stencil_run(case):
     return [{"way": label, "seconds": seconds, "l1": l1(p, rho, T), "steps": steps, "run": run}]
 
 
-def solve_ivp_runs(case, methods=(("BDF", 1e-4), ("BDF", 1e-6), ("RK45", 1e-4))):
+def solve_ivp_runs(case, methods=(("BDF", 1e-2), ("BDF", 1e-3), ("BDF", 1e-4), ("BDF", 1e-6),
+                                   ("RK45", 1e-4))):
     if case.get("nonlinear"):
         return []  # the implicit operator is not the Jacobian of a nonlinear flux
     p, T = case["problem"], case["t_end"]
@@ -249,25 +253,35 @@ def solve_ivp_runs(case, methods=(("BDF", 1e-4), ("BDF", 1e-6), ("RK45", 1e-4)))
 
 
 def pypde_run(case):
+    """py-pde (``pip install '.[bench]'``) where it expresses the problem: heat (its
+    ``DiffusionPDE``), Ornstein–Uhlenbeck (the expression ``Δc + x ∂x c + y ∂y c + 2c``, central
+    differences: not conservative, not positive by construction) and the porous medium
+    (``D Δ(c^m)``), forward Euler at the diffusion's stability bound, no-flux (Neumann) walls;
+    Keller–Segel (a nonlocal W∗ρ) it cannot express. Its JIT compiles at every call, which the
+    timing includes (as for a user)."""
     try:
         import pde
     except ImportError:
         return []
-    p, T, D = case["problem"], case["t_end"], case["D"]
-    if case["V"] is not None or case.get("nonlinear"):
-        return []  # py-pde's expression PDEs have no Scharfetter–Gummel flux: not like for like
+    p, T = case["problem"], case["t_end"]
+    if case.get("pypde") is None:
+        return []
     grid = p.grid
     (x0, x1), (y0, y1) = grid.bounds
     g = pde.CartesianGrid([[x0, x1], [y0, y1]], list(grid.shape), periodic=False)
-    eq = pde.DiffusionPDE(diffusivity=D, bc="auto_periodic_neumann")
-    dt = grid.dx[0] ** 2 / (4 * D)
+    equation, diffusivity = case["pypde"]
+    eq = (pde.DiffusionPDE(diffusivity=diffusivity, bc={"derivative": 0}) if equation == "heat"
+          else pde.PDE({"c": equation}, bc={"derivative": 0}))
+    dt = grid.dx[0] ** 2 / (4 * diffusivity)
+    steps = int(np.ceil(T / dt))
 
     def run():
         field = pde.ScalarField(g, data=p.rho0.copy())
-        return eq.solve(field, t_range=T, dt=dt, solver="explicit", tracker=None).data
+        return eq.solve(field, t_range=T, dt=T / steps, solver="euler", adaptive=False,
+                        tracker=None).data
     seconds, rho = timed(run, repeats=1)
-    return [{"way": "py-pde explicit (dt = h²/4)", "seconds": seconds, "l1": l1(p, rho, T),
-             "steps": int(np.ceil(T / dt))}]
+    return [{"way": "py-pde forward Euler (stability bound)", "seconds": seconds,
+             "l1": l1(p, rho, T), "steps": steps}]
 
 
 # -- running and reporting ----------------------------------------------------------------------------
@@ -296,11 +310,32 @@ def run(n: int, log=print) -> dict:
                 log(f"{name:20s} {row['way']:48s} interleaved ratio {ratios[row['way']]:.3g}")
         for row in rows:
             row.pop("run", None)
+            if row["way"].startswith("pdeflow"):
+                row["bdf"] = ratio_to_bdf(row, [r for r in rows if "BDF" in r["way"]])
         results[name] = {"t_end": case["t_end"], "rows": rows, "spatial_error": spatial,
                          "error_bound": bound, "best": best and best["way"],
                          "interleaved_ratios": ratios, "baseline": rows[0]["way"],
                          "auto": next(r.get("scheme_choice") for r in rows if r["way"] == DEFAULT)}
     return results
+
+
+def ratio_to_bdf(row: dict, bdf: list[dict]) -> tuple[str, float] | None:
+    """(relation, ratio): the row's time over the time BDF takes to the row's error, interpolated
+    log–log between the BDF runs whose errors bracket it ("="); outside their range a bound
+    ("≥": the row's error is above every BDF run's, so BDF to it is faster than its loosest run;
+    "≤": below every one). None without BDF runs (nonlinear problems)."""
+    if not bdf:
+        return None
+    points = sorted((r["l1"], r["seconds"]) for r in bdf)
+    errors = np.log([e for e, _ in points])
+    times = np.log([t for _, t in points])
+    err = np.log(row["l1"])
+    if err > errors[-1]:
+        return "≥", row["seconds"] / points[-1][1]
+    if err < errors[0]:
+        return "≤", row["seconds"] / points[0][1]
+    order = np.argsort(errors)  # interp needs increasing abscissae (ties: the faster run)
+    return "=", row["seconds"] / float(np.exp(np.interp(err, errors[order], times[order])))
 
 
 # pf.solve(problem, t_end) with no scheme options: scheme="auto" (tests/test_fv_fast_schemes.py
@@ -327,6 +362,7 @@ def environment() -> dict:
         "cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
         "scipy": scipy.__version__, "numba": numba.__version__, "pdeflow": pf.__version__,
         "numba_threads": numba.get_num_threads(), "load_average": list(os.getloadavg()),
+        "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
     }
 
 
@@ -342,17 +378,19 @@ def to_markdown(results: dict, n: int, env: dict | None = None) -> str:
                   f"bound {res['error_bound']:.3e}; fastest pdeflow way within it: {res['best']}; "
                   f"the default, `scheme=\"auto\"`, chose {res['auto']}). Interleaved (7 alternated "
                   f"pairs, median) time against {res['baseline']}: {inter}.",
-                  "", "| way to the solution | time | × stencil | L1 error | within | steps | stages |",
-                  "|---|---|---|---|---|---|---|"]
+                  "", "| way to the solution | time | × stencil | L1 error | within | steps | stages "
+                  "| × BDF at equal error |",
+                  "|---|---|---|---|---|---|---|---|"]
         for row in res["rows"]:
             stages = row.get("stages") or ""
             steps = f"{row['steps']}"
             if row.get("factorisations") is not None:  # the implicit schemes' linear solves
                 its = row.get("krylov_iterations")
                 steps += f" ({row['factorisations']} LU" + (f", {its} GMRES it." if its else "") + ")"
+            bdf = f"{row['bdf'][0]} {row['bdf'][1]:.3g}" if row.get("bdf") else ""
             lines.append(f"| {row['way']} | {row['seconds']:.4g} s | {row['ratio']:.3g} | "
                          f"{row['l1']:.2e} | {'yes' if row['within'] else 'no'} | {steps} | "
-                         f"{stages} |")
+                         f"{stages} | {bdf.replace('= ', '')} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -395,6 +433,7 @@ def main(argv=None) -> None:
     parser.add_argument("--n", type=int, default=256, help="cells per axis (default 256)")
     parser.add_argument("--out", default=str(HERE / "work_precision"), help="output stem")
     args = parser.parse_args(argv)
+    numba.set_num_threads(1)  # the issue's targets: one thread (BLAS: benchmarks/__init__.py)
     results = run(args.n)
     stem = Path(args.out)
     env = environment()

@@ -117,6 +117,16 @@ def sample_particles(rho: np.ndarray, grid: Grid, n: int, rng: np.random.Generat
     return X, np.full(n, total / n)
 
 
+def initial_scale(rho: np.ndarray, grid: Grid) -> float:
+    """ℓ: the root-mean-square standard deviation per axis of the piecewise-constant ``rho``."""
+    M = grid.integrate(rho)
+    variances = []
+    for k, c in enumerate(grid.coords()):
+        mean = grid.integrate(c * rho) / M
+        variances.append(grid.integrate((c - mean) ** 2 * rho) / M + grid.dx[k] ** 2 / 12)
+    return float(np.sqrt(np.mean(variances)))
+
+
 def scott_bandwidth(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Scott's rule ``h_k = σ_k n_eff^{−1/(d+4)}``, ``n_eff = (Σw)²/Σw²``, per axis."""
     d = X.shape[1]

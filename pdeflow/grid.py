@@ -1,7 +1,9 @@
-"""Uniform Cartesian grids in 1, 2 and 3 dimensions, cell-centred, periodic or walled per axis.
+"""Uniform Cartesian grids in 1 to 4 dimensions, cell-centred, periodic or walled per axis.
 
 A density on a grid is an array of ``grid.shape`` holding cell averages, indexed ``"ij"``: axis 0
-is x, axis 1 is y, axis 2 is z. Walls are no-flux boundaries.
+is x, axis 1 is y, axis 2 is z. Walls are no-flux boundaries. Gradient flows live on 1 to 3
+axes; a fourth axis is for phase space, (θ1, θ2, v1, v2) of a kinetic problem
+(:mod:`pdeflow.problems.kinetic`), whose axes carry the problem's names.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import numpy as np
 
 from .errors import PdeflowError
 
-AXIS_NAMES = ("x", "y", "z")
+AXIS_NAMES = ("x", "y", "z", "w")
+MAX_AXES = 4
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class Grid:
     Parameters
     ----------
     bounds : sequence of (low, high)
-        One pair per axis; 1 to 3 axes.
+        One pair per axis; 1 to 4 axes (4: a kinetic problem's phase space).
     shape : int or sequence of int
         Cells per axis (an int is used for every axis).
     periodic : bool or sequence of bool
@@ -172,9 +175,10 @@ def _as_bounds(bounds) -> tuple[tuple[float, float], ...]:
         ) from err
     if arr.ndim == 1 and arr.size == 2:
         arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != 2 or not 1 <= arr.shape[0] <= 3:
+    if arr.ndim != 2 or arr.shape[1] != 2 or not 1 <= arr.shape[0] <= MAX_AXES:
         raise PdeflowError(
-            f"grid bounds {bounds!r} must be 1 to 3 pairs (low, high), e.g. [(-5, 5), (-5, 5)]"
+            f"grid bounds {bounds!r} must be 1 to {MAX_AXES} pairs (low, high), e.g. "
+            "[(-5, 5), (-5, 5)]"
         )
     if not np.all(np.isfinite(arr)) or np.any(arr[:, 1] <= arr[:, 0]):
         raise PdeflowError(f"grid bounds {arr.tolist()} need finite low < high on every axis")

@@ -12,6 +12,7 @@ module does, when first used.
 - 2D: images ``imshow(ρ.T, origin="lower", extent=...)`` (ρ is indexed ``[i_x, i_y]``, so the
   transpose puts x horizontally and y vertically), the exact solution as dashed contours;
 - 3D: the same images of the middle z-slice;
+- 4D (a kinetic run's phase space (θ1, θ2, v1, v2)): images of ρ = ∫ f dv on the θ plane;
 - finite-element meshes: ``tripcolor`` of the nodal density on the triangles.
 
 Particle runs are deposited on the run's grid by ``Trajectory.density`` (cloud in cell).
@@ -196,11 +197,14 @@ def _image(ax, traj: Trajectory, i: int, exact) -> None:
         mid = grid.shape[2] // 2
         rho = rho[:, :, mid]
         label += f", {axis_names(traj)[2]} = {grid.axes[2][mid]:.3g}"
+    if grid.ndim == 4:  # phase space (θ1, θ2, v1, v2): ρ = ∫ f dv on the θ plane
+        rho = _theta_marginal(rho, grid)
     (x0, x1), (y0, y1) = grid.bounds[0], grid.bounds[1]
     im = ax.imshow(rho.T, origin="lower", extent=(x0, x1, y0, y1), cmap="magma", aspect="equal")
     if exact is not None:
         ref = exact(t)
         ref = ref[:, :, grid.shape[2] // 2] if grid.ndim == 3 else ref
+        ref = _theta_marginal(ref, grid) if grid.ndim == 4 else ref
         if np.ptp(ref) > 0:
             ax.contour(grid.axes[0], grid.axes[1], ref.T, levels=4, colors="white",
                        linestyles="dashed", linewidths=0.8)
@@ -209,6 +213,11 @@ def _image(ax, traj: Trajectory, i: int, exact) -> None:
     ax.set_title(f"{label}, max ρ = {rho.max():.3g}", fontsize="medium")
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
+
+
+def _theta_marginal(f: np.ndarray, grid) -> np.ndarray:
+    """ρ(θ1, θ2) = ∬ f dv1 dv2 of a density on a 4D phase-space grid."""
+    return f.sum(axis=(2, 3)) * grid.dx[2] * grid.dx[3]
 
 
 def _diagnostic(ax, traj: Trajectory, name: str, relative: bool = False, log: bool = False) -> None:

@@ -28,7 +28,7 @@ def plot_comparison(report, path: str | os.PathLike | None = None, n_times: int 
               for k, (m, ls) in enumerate(zip("osD^v<>", ["-", "--", ":", "-.", "-", "--", ":"],
                                               strict=True))]
     for ax, ti in zip(np.atleast_1d(top.subplots(1, len(picks))), picks, strict=True):
-        first = next(iter(report.densities.values()))[ti]
+        first = _plane(next(iter(report.densities.values()))[ti], grid)
         levels = np.linspace(0.0, first.max(), 7)[1:]  # the same contour levels for every run
         for k, (label, frames) in enumerate(report.densities.items()):
             style = styles[k % len(styles)]
@@ -36,9 +36,8 @@ def plot_comparison(report, path: str | os.PathLike | None = None, n_times: int 
                 ax.plot(grid.axes[0], frames[ti], label=label, color=style["color"],
                         linestyle=style["linestyle"], lw=1.4,
                         drawstyle="steps-mid" if label.startswith("particles") else "default")
-            else:  # contours of the (middle slice of the) density
-                index = (slice(None), slice(None), *[n // 2 for n in grid.shape[2:]])
-                ax.contour(*grid.axes[:2], frames[ti][index].T, levels=levels, linewidths=1.0,
+            else:  # contours of the density on the first two axes
+                ax.contour(*grid.axes[:2], _plane(frames[ti], grid).T, levels=levels, linewidths=1.0,
                            colors=[style["color"]], linestyles=style["linestyle"])
                 ax.plot([], [], color=style["color"], linestyle=style["linestyle"], label=label)
         ax.set_title(f"density, t = {times[ti]:.3g}", fontsize="medium")
@@ -73,3 +72,11 @@ def plot_comparison(report, path: str | os.PathLike | None = None, n_times: int 
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
+
+
+def _plane(rho: np.ndarray, grid) -> np.ndarray:
+    """What a panel draws of a density: itself in 1D and 2D, the middle z-slice in 3D, and on a
+    4D phase space (θ1, θ2, v1, v2) the θ-marginal ρ = ∬ f dv1 dv2."""
+    if grid.ndim == 4:
+        return rho.sum(axis=(2, 3)) * grid.dx[2] * grid.dx[3]
+    return rho[:, :, grid.shape[2] // 2] if grid.ndim == 3 else rho

@@ -5,19 +5,21 @@ group="fv", engine="h5netcdf")`` names the dimensions)::
 
     /                       attrs: pdeflow_version, created, problem (JSON)
     /<run>/time             (time,)            unlimited, dimension scale
-    /<run>/x, y, z          (x,), ...          cell centres, dimension scales (grid runs)
+    /<run>/x, y, z          (x,), ...          cell centres, dimension scales (grid runs; a kinetic
+                                               run's axes: theta, v or theta1, theta2, v1, v2)
     /<run>/density          (time, x, y, z)    one frame per chunk, gzip + shuffle
     /<run>/nodes, triangles (node, xy), (triangle, vertex)   mesh runs; density (time, node)
     /<run>/position         (time, particle, dim)   particle runs
     /<run>/weight           (particle,)
     /<run>/mass, energy...  (time,)            diagnostics
     /<run>/checkpoint/      slot_0, slot_1 (byte,), crc32 (2,): the resume checkpoint (JSON)
-    /<run>                  attrs: method, options (JSON), status, wall_time, ...
+    /<run>                  attrs: method, options (JSON), status, wall_time, axes (JSON: the
+                            names of the grid's coordinate datasets; files without it: x, y, z)
 
 A sidecar ``<file>.xmf`` (XDMF) describes the 2D/3D grid runs and the triangle-mesh runs for
-ParaView. Opening files and explaining their failures is :mod:`pdeflow._h5`; the resume
-checkpoints are :mod:`pdeflow.checkpoints`, the tables of ``pf.compare`` stored next to the runs
-:mod:`pdeflow.stored_comparisons`.
+ParaView (4D phase-space runs have none). Opening files and explaining their failures is
+:mod:`pdeflow._h5`; the resume checkpoints are :mod:`pdeflow.checkpoints`, the tables of
+``pf.compare`` stored next to the runs :mod:`pdeflow.stored_comparisons`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import numpy as np
 from ._h5 import IO_ERRORS, check_writable, damaged, open_file, os_reason, readable, space_left
 from ._version import __version__
 from .checkpoints import resume_checkpoint, write_checkpoint
-from .domain import is_mesh
+from .domain import is_grid, is_mesh
 from .errors import StorageError
 from .grid import Grid
 from .stored_comparisons import is_comparison
@@ -71,10 +73,14 @@ class RunWriter:
         problem: dict,
         options: dict,
         overwrite: bool = False,
+        axis_names: tuple[str, ...] | None = None,
+        field_axes: dict[str, tuple[str, ...]] | None = None,
     ):
         self.path = Path(path)
         self.group_name = group
         self.grid = grid
+        self.axis_names = tuple(axis_names or (grid.axis_names if is_grid(grid) else ()))
+        self.field_axes = dict(field_axes or {})  # observables along some grid axes: their names
         check_writable(self.path, group, overwrite)
         existed = self.path.exists()
         self.file = open_file(self.path, "a")
@@ -97,9 +103,10 @@ class RunWriter:
             if is_mesh(grid):
                 _write_mesh(self.group, grid)
             elif grid is not None:
-                for name, centres in zip(grid.axis_names, grid.axes, strict=True):
+                for name, centres in zip(self.axis_names, grid.axes, strict=True):
                     ds = self.group.create_dataset(name, data=centres)
                     ds.make_scale(name)
+                self.group.attrs["axes"] = _json(list(self.axis_names))
                 self.group.attrs["bounds"] = np.asarray(grid.bounds)
                 self.group.attrs["periodic"] = np.asarray(grid.periodic, dtype=np.int8)
             self.file.flush()
@@ -139,11 +146,8 @@ class RunWriter:
         self.group = self.file[group]
         self.run_id = str(self.group.attrs["run_id"]) if "run_id" in self.group.attrs else None
         self.time = self.group["time"]
-        self.grid = None
-        if "bounds" in self.group.attrs:
-            shape = tuple(self.group[a].shape[0] for a in ("x", "y", "z") if a in self.group)
-            self.grid = Grid(self.group.attrs["bounds"].tolist(), shape,
-                             [bool(p) for p in self.group.attrs["periodic"]])
+        self.grid, self.axis_names = _stored_grid(self.group)
+        self.field_axes = {}  # the fields of a run to resume exist already
         self.n = _complete_frames(self.group)
         self.checkpoint = resume_checkpoint(self.group, self.n)
         if self.checkpoint is not None:  # the frames after it have no checkpoint: drop them
@@ -165,7 +169,9 @@ class RunWriter:
     def _create_field(self, name: str, value: np.ndarray) -> h5py.Dataset:
         g = self.group
         if name == "density" and self.grid is not None and value.shape == self.grid.shape:
-            dims = ("node",) if is_mesh(self.grid) else self.grid.axis_names
+            dims = ("node",) if is_mesh(self.grid) else self.axis_names
+        elif name in self.field_axes and all(a in g for a in self.field_axes[name]):  # rho(time, θ)
+            dims = self.field_axes[name]
         elif name == "weight" and value.ndim == 1:  # weights that change: weight(time, particle)
             if "particle" not in g:
                 g.create_dataset("particle", data=np.arange(len(value))).make_scale("particle")
@@ -282,7 +288,7 @@ class RunWriter:
         self.time[k] = t
         self.n = k + 1
         self.file.flush()
-        if self.grid is not None and self.grid.ndim >= 2 and "density" in fields:
+        if self.grid is not None and 2 <= self.grid.ndim <= 3 and "density" in fields:
             write_xdmf(self.path, self.file)
 
     def close(self, status: str, **attrs) -> None:
@@ -403,11 +409,8 @@ def read_group(g: h5py.Group) -> Trajectory:
     """The run stored in the open group ``g`` (see :func:`load`); its frames stay on disk."""
     attrs = dict(g.attrs)
     n = _complete_frames(g)
-    grid = None
-    if "bounds" in attrs:
-        shape = tuple(g[a].shape[0] for a in ("x", "y", "z") if a in g)
-        grid = Grid(attrs["bounds"].tolist(), shape, [bool(p) for p in attrs["periodic"]])
-    elif "triangles" in g:
+    grid, axes = _stored_grid(g)
+    if "triangles" in g:
         grid = _read_mesh(g)
     frames = {}
     run_id = str(attrs["run_id"]) if "run_id" in attrs else None
@@ -417,7 +420,7 @@ def read_group(g: h5py.Group) -> Trajectory:
             frames[name] = StoredFrames(g.file.filename, g.name, name, min(n, ds.shape[0]), run_id)
     n = min([n] + [len(v) for v in frames.values()])
     diagnostics = {}
-    skip = {"time", "density", "position", "weight", "x", "y", "z", "particle", "dim"}
+    skip = {"time", "density", "position", "weight", "particle", "dim", *axes}
     for name, ds in g.items():
         if name in skip or not isinstance(ds, h5py.Dataset) or ds.ndim != 1:
             continue
@@ -425,7 +428,7 @@ def read_group(g: h5py.Group) -> Trajectory:
             diagnostics[name] = ds[:n]
     meta = {}
     for key, value in attrs.items():
-        if key in ("method", "status", "bounds", "periodic", "checkpoint", "run_id"):
+        if key in ("method", "status", "bounds", "periodic", "checkpoint", "run_id", "axes"):
             continue
         if isinstance(value, str) and value[:1] in "{[":
             try:
@@ -443,6 +446,19 @@ def read_group(g: h5py.Group) -> Trajectory:
         meta=meta,
         weights=g["weight"][:] if "weight" in g and g["weight"].ndim == 1 else None,
     )
+
+
+def _stored_grid(g: h5py.Group) -> tuple[Grid | None, tuple[str, ...]]:
+    """The grid of a stored run and the names of its coordinate datasets (attribute ``axes``;
+    files written before it have x, y, z); (None, ()) for runs without a grid."""
+    if "bounds" not in g.attrs:
+        return None, ()
+    if "axes" in g.attrs:
+        names = tuple(json.loads(g.attrs["axes"]))
+    else:
+        names = tuple(a for a in ("x", "y", "z") if a in g)
+    shape = tuple(g[a].shape[0] for a in names)
+    return Grid(g.attrs["bounds"].tolist(), shape, [bool(p) for p in g.attrs["periodic"]]), names
 
 
 def _along_time(ds: h5py.Dataset) -> bool:

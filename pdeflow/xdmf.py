@@ -1,5 +1,8 @@
 """XDMF sidecars: ``<file>.xmf`` lets ParaView open a pdeflow HDF5 file's 2D/3D grid runs and
-finite-element runs as time series (the XML points into the HDF5 datasets; nothing is copied)."""
+finite-element runs as time series (the XML points into the HDF5 datasets; nothing is copied).
+
+A 4D grid (a kinetic run's phase space (θ1, θ2, v1, v2)) has no XDMF topology: such runs are left
+out of the sidecar; their θ-marginal ρ = ∫ f dv is in the file as ``rho`` (time, theta1, theta2)."""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ def write_xdmf(h5_path: Path, f: h5py.File) -> None:
         if not isinstance(g, h5py.Group) or "density" not in g or "bounds" not in g.attrs:
             continue
         dens = g["density"]
-        if dens.ndim < 3:
+        if not 3 <= dens.ndim <= 4:  # (time, x, y[, z]): 1D and 4D grids have no XDMF mesh
             continue
         n_frames = min(dens.shape[0], g["time"].shape[0])
         shape = dens.shape[1:]

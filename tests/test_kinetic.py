@@ -16,7 +16,7 @@ from scipy.integrate import solve_ivp
 import pdeflow as pf
 from pdeflow.errors import PdeflowError
 from pdeflow.problems.kinetic import harmonic_generator, moments_vector
-from pdeflow.solvers._kinetic_kernels import kinetic_rate, kinetic_rate_numpy
+from pdeflow.solvers._kinetic_kernels import axis_velocity, kinetic_rate, kinetic_rate_numpy
 
 RESOLUTIONS = (32, 64, 128)
 T_END = 1.0
@@ -45,16 +45,25 @@ def _l1_error(p, traj):
 @pytest.mark.parametrize("order", [1, 2])
 @pytest.mark.parametrize("periodic", [False, True])
 def test_kernel_matches_its_numpy_version(order, periodic):
+    """Phase space (θ, v): the kernel's array (n, 1, m, 1), against the 2D NumPy rate."""
     rng = np.random.default_rng(order)
     n, m = 7, 6
     f = rng.random((n, m))
     v = np.linspace(-2.0, 2.0, m)
     a = rng.normal(size=n)
     c, w_plus, w_minus = rng.normal(size=m - 1), rng.random(m - 1), rng.random(m - 1)
-    out = np.empty_like(f)
-    kinetic_rate(f, v, a, c, w_plus, w_minus, 0.3, 0.4, periodic, order, out)
-    expected = kinetic_rate_numpy(f, v, a, c, w_plus, w_minus, 0.3, 0.4, periodic, order)
-    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-13)
+    theta_faces, none = np.zeros(n if periodic else n - 1), np.zeros(0)
+    shape = (n, 1, m, 1)
+    u = tuple(axis_velocity(vel, shape, k) for k, vel in enumerate(
+        (v[None, None, :, None], 0.0, a[:, None, None, None], 0.0)))
+    out = np.empty(shape)
+    kinetic_rate(f.reshape(shape), u, (theta_faces, none, c, none),
+                 (theta_faces, none, w_plus, none), (theta_faces, none, w_minus, none),
+                 np.array([0.3, 1.0, 0.4, 1.0]), (periodic, False, False, False), order, out)
+    expected = kinetic_rate_numpy(f, [v[None, :], a[:, None]], [theta_faces, c],
+                                  [theta_faces, w_plus], [theta_faces, w_minus], [0.3, 0.4],
+                                  [periodic, False], order)
+    np.testing.assert_allclose(out.reshape(n, m), expected, rtol=0, atol=1e-13)
     assert abs(out.sum()) < 1e-12  # flux form: what leaves one cell enters another
 
 
@@ -201,8 +210,11 @@ def test_phase_space_grids_are_checked():
     with pytest.raises(PdeflowError, match="cannot be periodic"):
         pf.problems.kinetic_fokker_planck(pf.Grid([(-1, 1), (-1, 1)], 8, periodic=True),
                                           np.ones((8, 8)), lambda x: x, 1.0, 1.0)
-    with pytest.raises(PdeflowError, match="2 axes, got 1"):
+    with pytest.raises(PdeflowError, match="2 or 4 axes, got 1"):
         pf.problems.kinetic_fokker_planck(pf.Grid([(-1, 1)], 8), np.ones(8), lambda x: x)
+    with pytest.raises(PdeflowError, match="2 or 4 axes, got 3"):
+        pf.problems.kinetic_fokker_planck(pf.Grid([(-1, 1)] * 3, 4), np.ones((4,) * 3),
+                                          lambda x, y: x)
     without_grid = pf.problems.kramers_harmonic(None, dim=2, mean=0.0)
     with pytest.raises(PdeflowError, match="needs a phase-space grid"):
         pf.solve(without_grid, 0.1, method="kinetic")

@@ -36,9 +36,9 @@ def test_grid_and_particle_forces_agree():
     theta, h = p.grid.axes[0], p.grid.dx[0]
     rho = p.rho0.sum(axis=1) * p.grid.dx[1]
     at_particles = p.force.at(theta[:, None], rho * h)[:, 0]
-    np.testing.assert_allclose(at_particles, p.force.on_grid(theta, rho), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(at_particles, p.force.on_grid((theta,), rho)[0], rtol=0, atol=1e-14)
     assert p.force.energy_at(theta[:, None], rho * h) == pytest.approx(
-        p.force.energy_on_grid(theta, rho, h), rel=1e-14)
+        p.force.energy_on_grid((theta,), rho, h), rel=1e-14)
 
 
 def test_grid_training_conserves_mass_stays_positive_and_dissipates():

@@ -92,7 +92,7 @@ def test_grid_and_particles_agree_and_compare(tmp_path):
     assert runs["kinetic"].meta["problem"]["kinetic"] is True
     report = pf.compare(a, b, exact=p.exact)
     assert report is not None
-    assert np.max(np.abs(a.diagnostics["mean_x"] - b.diagnostics["mean_x"])) < 0.02
+    assert np.max(np.abs(a.diagnostics["mean_theta"] - b.diagnostics["mean_theta"])) < 0.02
 
 
 @pytest.mark.parametrize("method, cls, options", [

@@ -103,9 +103,11 @@ def test_other_methods_refuse_a_reaction_metric_and_the_implicit_step_too():
     problem = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5), metric=pf.FisherRao(1.0))
     with pytest.raises(pf.PdeflowError, match="method 'jko' solves Wasserstein"):
         pf.solve(problem, 0.1, method="jko", progress=False)
-    # weighted particles take Fisher–Rao parts of potentials and low-rank terms, not the entropy
-    with pytest.raises(pf.PdeflowError, match="an internal energy .* not supported"):
-        pf.solve(problem, 0.1, method="particles", progress=False)
+    # weighted particles take Fisher–Rao parts of potentials, low-rank terms and the entropy (by a
+    # KDE), not a power law
+    porous = pf.problems.porous_medium(grid, pf.gaussian(grid, 0.0, 0.5), metric=pf.FisherRao(1.0))
+    with pytest.raises(pf.PdeflowError, match="not U'\\(ρ\\) of .* use method='fv'"):
+        pf.solve(porous, 0.1, method="particles", progress=False)
     with pytest.raises(pf.PdeflowError, match="implicit step solves Wasserstein flows"):
         pf.solve(problem, 0.1, scheme="implicit", progress=False)
     with pytest.raises(pf.PdeflowError, match="rate must be > 0"):

@@ -97,6 +97,22 @@ def test_minibatch_network_particles_resume_bitwise(monkeypatch, tmp_path):
                   method="particles", n_particles=200, seed=5, dt=0.02, batch_size=4)
 
 
+def test_weighted_particles_with_kde_and_resampling_resume_bitwise(monkeypatch, tmp_path):
+    # WFR of KL(ρ | N(0, 1)): Brownian noise, the entropy by the KDE at the particles, and
+    # birth–death resampling (one uniform per event from the generator) several times a run
+    grid = pf.Grid([(-5.0, 5.0)], 100)
+    problem = pf.problems.ornstein_uhlenbeck(grid, mean=1.5, cov=0.25,
+                                             metric=pf.WassersteinFisherRao(4.0))
+    path, reference = _check_resume(monkeypatch, tmp_path, Particles, problem, 0.5, 5, 3,
+                                    "position", method="particles", n_particles=300, seed=3,
+                                    resample="birth-death", resample_below=0.9)
+    assert reference.meta["resample_events"] >= 2
+    back = pf.load(path)["particles"]
+    assert back.meta["resample_events"] == reference.meta["resample_events"]
+    for i in range(len(reference)):
+        np.testing.assert_array_equal(back.weights_at(i), reference.weights_at(i))
+
+
 def test_unseeded_particles_continue_the_stored_random_stream(monkeypatch, tmp_path):
     # seed=None: no reference run exists, but two resumptions of one file draw the same numbers
     grid = pf.Grid([(-4.0, 4.0)], 40)

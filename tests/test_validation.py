@@ -54,7 +54,7 @@ def test_unknown_option_and_method(grid):
         ({"bounds": [(0.0, 1.0)], "shape": (10, 10)}, "has 2 axes but bounds give 1"),
         ({"bounds": [(0.0, 1.0)], "shape": 1}, "at least 2 cells"),
         ({"bounds": "abc", "shape": 10}, "not numbers"),
-        ({"bounds": [(0, 1)] * 4, "shape": 4}, "1 to 3 pairs"),
+        ({"bounds": [(0, 1)] * 5, "shape": 4}, "1 to 4 pairs"),
     ],
 )
 def test_bad_grids(kwargs, message):

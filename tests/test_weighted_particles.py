@@ -78,9 +78,12 @@ def test_wfr_training_of_a_network_reaches_a_lower_risk_than_wasserstein():
 
 def test_flows_weighted_particles_cannot_evaluate_are_refused():
     grid = pf.Grid([(-3.0, 3.0)], 30)
-    p = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5), metric=pf.FisherRao(1.0))
-    with pytest.raises(pf.PdeflowError, match="internal energy .* not supported: use method='fv'"):
+    p = pf.problems.porous_medium(grid, pf.gaussian(grid, 0.0, 0.5), m=2.0, metric=pf.FisherRao(1.0))
+    with pytest.raises(pf.PdeflowError, match="log ρ there .* not U'\\(ρ\\) of .*use method='fv'"):
         pf.solve(p, 0.1, method="particles", progress=False)
+    heat = pf.problems.heat(grid, pf.gaussian(grid, 0.0, 0.5))
+    with pytest.raises(pf.PdeflowError, match="resample='birth-death' is for weighted particles"):
+        pf.solve(heat, 0.1, method="particles", resample="birth-death", progress=False)
 
 
 def test_fisher_rao_and_wfr_network_presets(tmp_path):

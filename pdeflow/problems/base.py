@@ -52,6 +52,9 @@ class Problem:
     axis_names : tuple of str or None
         Names of the axes a particle run reports its diagnostics along (None: x, y, z); the
         network's parameters (a, w, b).
+    field_axes : dict or None
+        For an observable field of ``observe`` that lies along some of the grid's axes, the
+        names of those axes (``{"rho": ("theta",)}``): storage names its dimensions by them.
     exact_moments : callable or None
         ``exact_moments(t)`` -> (mean (d,), covariance (d, d)) of the exact solution, when known
         (the Gaussian solutions of the Ornstein–Uhlenbeck flow).
@@ -71,6 +74,7 @@ class Problem:
     walls: bool = True
     metric: Metric = field(default_factory=Wasserstein)
     axis_names: tuple[str, ...] | None = None
+    field_axes: dict[str, tuple[str, ...]] | None = None
     exact_moments: Callable[[float], tuple[np.ndarray, np.ndarray]] | None = None
     kinetic: bool = False
 

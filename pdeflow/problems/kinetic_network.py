@@ -28,8 +28,8 @@ from .kinetic import kinetic_problem
 
 
 class NetworkForce:
-    """−∇θξ[ρ] of the network's risk on a grid's θ axis and at particles (the interface of
-    :class:`~pdeflow.problems.kinetic.PotentialForce`)."""
+    """−∇θξ[ρ] of the network's risk on a grid's θ axis (``theta = (w,)``) and at particles (the
+    interface of :class:`~pdeflow.problems.kinetic.PotentialForce`)."""
 
     interacting = True
 
@@ -46,12 +46,13 @@ class NetworkForce:
         return self._grid[1:]
 
     def outputs_on_grid(self, theta, rho, h):
-        return self._features_on(theta)[0] @ rho * h
+        return self._features_on(theta[0])[0] @ rho * h
 
     def on_grid(self, theta, rho):
-        phi, dphi = self._features_on(theta)
-        residual = phi @ rho * (theta[1] - theta[0]) - self.y
-        return -(residual @ dphi) / self.n
+        (w,) = theta
+        phi, dphi = self._features_on(w)
+        residual = phi @ rho * (w[1] - w[0]) - self.y
+        return -(residual @ dphi)[None] / self.n
 
     def energy_on_grid(self, theta, rho, h):
         return 0.5 * float(np.mean((self.outputs_on_grid(theta, rho, h) - self.y) ** 2))

@@ -87,6 +87,11 @@ def unsupported(problem, method: str) -> str | None:
         what = ("a kinetic problem (a density f(θ, v) on phase space)"
                 if declared.kinetic is False else "a gradient flow of ρ, not a kinetic problem")
         return f"method {method!r} cannot solve {what}; use {able}"
+    grid = problem.grid
+    if not declared.kinetic and is_grid(grid) and grid.ndim > 3:
+        return (f"method {method!r} solves gradient flows on grids of 1 to 3 axes, this grid has "
+                f"{grid.ndim}; 4 axes are the phase space (θ1, θ2, v1, v2) of a kinetic problem "
+                "(pf.problems.kinetic_fokker_planck, method='kinetic')")
     metric = problem.metric
     if (metric.reaction or not metric.transport) and not declared.reaction:
         able = " or ".join(f"method={m!r}" for m, d in methods().items() if d.reaction)
@@ -94,7 +99,6 @@ def unsupported(problem, method: str) -> str | None:
                 f"{type(metric).__name__} flow runs with {able}")
     if declared.requires is not None:
         return declared.requires(problem)
-    grid = problem.grid
     if grid is not None and not is_grid(grid):
         others = [m for m, d in methods().items() if d.requires is not None
                   and d.requires(problem) is None]
@@ -209,6 +213,8 @@ def _solve(problem, t_end, method, times, store, name, overwrite, progress, resu
         writer = RunWriter(
             store, name, method=method, grid=trajectory.grid, problem=problem.describe(),
             options=trajectory.meta["options"], overwrite=overwrite,
+            axis_names=problem.axis_names if problem.kinetic else None,
+            field_axes=problem.field_axes,
         )
         trajectory.frame_store = writer.frames  # frames stay on disk, read back when asked for
     else:

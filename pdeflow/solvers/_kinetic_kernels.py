@@ -1,15 +1,22 @@
 """Numba loops of the phase-space finite-volume method (:mod:`pdeflow.solvers.kinetic`).
 
-A density ``f[i, j]`` on cells (θ_i, v_j) changes by the divergence of three face fluxes,
+A density ``f[i1, i2, j1, j2]`` on cells (θ1, θ2, v1, v2) changes by the divergence of the face
+fluxes along each axis,
 
-    L f = −∂θ(v f) − ∂v((a + c) f) − ∂v J,   a_i = −V'(θ_i),   J = (w⁺ f_j − w⁻ f_{j+1}) / h_v,
+    L f = −Σ_k ∂θk(v_k f) − Σ_k ∂vk((a_k + c_k) f) − Σ_k ∂vk J_k,
+    a_k = −∂kV(θ),   J_k = (w⁺ f_j − w⁻ f_{j+1}) / h_vk,
 
-transport in θ at the cell's velocity v_j, transport in v under the force a_i plus a face
-velocity c_{j+1/2} (the friction −γv when T = 0; else 0) (each upwind on a reconstructed edge
-value: first order, or minmod-limited second order), and the
-Scharfetter–Gummel flux of friction and noise, ``w^± = w(γT, ±γ(v²_{j+1} − v²_j)/2)`` (the
-weights of :func:`~pdeflow.solvers.drift_diffusion.drift_diffusion_weight`), which vanishes on
-the discrete Maxwellian ``f_j ∝ e^{−v_j²/2T}``. Walls carry no flux; θ may be periodic.
+transport in θ_k at the cell's velocity v_k, transport in v_k under the force a_k(θ) plus a face
+velocity c_k,{j+1/2} (the friction −γv_k when T = 0; else 0) (each upwind on a reconstructed edge
+value: first order, or minmod-limited second order), and the Scharfetter–Gummel flux of
+friction and noise, ``w^± = w(γT, ±γ(v²_{j+1} − v²_j)/2)`` per velocity axis (the weights of
+:func:`~pdeflow.solvers.drift_diffusion.drift_diffusion_weight`), which vanishes on the discrete
+Maxwellian ``f ∝ e^{−|v|²/2T}``. Walls carry no flux; the θ axes may be periodic.
+
+One θ (phase space (θ, v)) is the same array with θ2 and v2 of one cell each: shape (n, 1, m, 1),
+whose θ2 and v2 axes have no faces. Every axis is one call of :func:`_sweep`, the flux loop along
+the middle axis of the C-ordered view (cells before, the axis, cells after): the velocity along
+an axis does not vary along it, so it is a small array over the other axes.
 """
 
 from __future__ import annotations
@@ -26,101 +33,111 @@ def _minmod(a: float, b: float) -> float:
 
 
 @numba.njit(cache=True)
-def _edge(f_m, f_0, f_p, sign: float, order: int) -> float:
-    """Value at the cell's edge on the side ``sign`` (+1 right, −1 left): f_0 ± slope/2."""
+def _edge(f_m, f_0, f_p, order: int) -> float:
+    """Value at the edge of cell 0 facing cell p: f_0 + slope/2 (minmod of the two differences)."""
     if order == 1:
         return f_0
-    return f_0 + 0.5 * sign * _minmod(f_0 - f_m, f_p - f_0)
+    return f_0 + 0.5 * _minmod(f_0 - f_m, f_p - f_0)
 
 
 @numba.njit(cache=True)
-def kinetic_rate(f, v, a, c, w_plus, w_minus, h_theta, h_v, periodic, order, out):
-    """``out = L f`` (module docstring). ``v`` (n_v,), ``a`` (n_θ,); ``c``, ``w_plus`` and
-    ``w_minus`` (n_v − 1,): the face velocity and the SG weights of the interior v faces;
-    ``order`` 1 or 2."""
-    n, m = f.shape
-    out[:, :] = 0.0
-    # θ faces: i + 1/2 between cells i and i + 1 (periodic: the face n − 1 + 1/2 wraps to 0)
+def _sweep(g, out, u, c, w_plus, w_minus, h, periodic, order):
+    """Add to ``out`` the divergence along axis 1 of ``g`` (O, N, R) of the face flux
+
+        F_{i+1/2} = (u[o, r] + c_i) f_edge + (w⁺_i f_i − w⁻_i f_{i+1}) / h,   out −= ΔF / h,
+
+    ``f_edge`` the upwind reconstructed edge value; ``c``, ``w_plus``, ``w_minus`` per face (the
+    face i + 1/2 between cells i and i + 1; periodic: N faces, the last wraps to 0)."""
+    n = g.shape[1]
     faces = n if periodic else n - 1
-    for j in range(m):
-        u = v[j]
+    for o in range(g.shape[0]):
         for i in range(faces):
             left, right = i, (i + 1) % n
-            if u > 0.0:
-                lm = (left - 1) % n if periodic or left > 0 else left
-                value = _edge(f[lm, j], f[left, j], f[right, j], 1.0, order)
-            else:
-                rp = (right + 1) % n if periodic or right < n - 1 else right
-                value = _edge(f[rp, j], f[right, j], f[left, j], 1.0, order)
-            flux = u * value / h_theta
-            out[left, j] -= flux
-            out[right, j] += flux
-    # v faces: j + 1/2, force transport and SG; the walls j = −1/2 and m − 1/2 carry nothing
-    for i in range(n):
-        for j in range(m - 1):
-            u = a[i] + c[j]
-            if u > 0.0:
-                value = _edge(f[i, max(j - 1, 0)], f[i, j], f[i, j + 1], 1.0, order)
-            else:
-                value = _edge(f[i, min(j + 2, m - 1)], f[i, j + 1], f[i, j], 1.0, order)
-            flux = (u * value + (w_plus[j] * f[i, j] - w_minus[j] * f[i, j + 1]) / h_v) / h_v
-            out[i, j] -= flux
-            out[i, j + 1] += flux
+            back = (left - 1) % n if periodic or left > 0 else left
+            ahead = (right + 1) % n if periodic or right < n - 1 else right
+            ci, wp, wm = c[i], w_plus[i] / h, w_minus[i] / h
+            for r in range(g.shape[2]):
+                speed = u[o, r] + ci
+                f_l, f_r = g[o, left, r], g[o, right, r]
+                if speed > 0.0:
+                    value = _edge(g[o, back, r], f_l, f_r, order)
+                else:
+                    value = _edge(g[o, ahead, r], f_r, f_l, order)
+                flux = (speed * value + wp * f_l - wm * f_r) / h
+                out[o, left, r] -= flux
+                out[o, right, r] += flux
 
 
 @numba.njit(cache=True)
-def kinetic_stage(alpha, x, beta, y, dt, v, a, c, w_plus, w_minus, h_theta, h_v, periodic,
-                  order, out) -> int:
+def kinetic_rate(f, u, c, w_plus, w_minus, h, periodic, order, out):
+    """``out = L f`` (module docstring) for ``f`` of shape (n1, n2, m1, m2), C-ordered.
+
+    Per axis k of (θ1, θ2, v1, v2) (tuples of 4): ``u[k]`` the cell velocity along axis k (v_k on
+    θ_k, the force a_k on v_k), which does not vary along axis k, as an array
+    (n_0⋯n_{k−1}, n_{k+1}⋯n_3); ``c[k]``, ``w_plus[k]``, ``w_minus[k]`` one value per face (zeros
+    on the θ axes); ``h`` (4,) the cell widths; ``periodic[k]``; ``order`` 1 or 2. Axis k is
+    swept on the view (n_0⋯n_{k−1}, n_k, n_{k+1}⋯n_3): its innermost loop is contiguous.
+    """
+    out[...] = 0.0
+    shape = f.shape
+    outer = 1
+    for k in range(4):
+        inner = f.size // (outer * shape[k])
+        view = (outer, shape[k], inner)
+        _sweep(f.reshape(view), out.reshape(view), u[k], c[k], w_plus[k], w_minus[k], h[k],
+               periodic[k], order)
+        outer *= shape[k]
+
+
+@numba.njit(cache=True)
+def kinetic_stage(alpha, x, beta, y, dt, u, c, w_plus, w_minus, h, periodic, order, out) -> int:
     """One SSP-RK stage, ``out = α x + β (y + dt L y)``; returns the number of negative cells."""
-    kinetic_rate(y, v, a, c, w_plus, w_minus, h_theta, h_v, periodic, order, out)
+    kinetic_rate(y, u, c, w_plus, w_minus, h, periodic, order, out)
     negative = 0
-    n, m = out.shape
-    for i in range(n):
-        for j in range(m):
-            value = alpha * x[i, j] + beta * (y[i, j] + dt * out[i, j])
-            if value < 0.0:
-                negative += 1
-            out[i, j] = value
+    flat_out, flat_x, flat_y = out.reshape(-1), x.reshape(-1), y.reshape(-1)
+    for k in range(flat_out.size):
+        value = alpha * flat_x[k] + beta * (flat_y[k] + dt * flat_out[k])
+        if value < 0.0:
+            negative += 1
+        flat_out[k] = value
     return negative
 
 
-def kinetic_rate_numpy(f, v, a, c, w_plus, w_minus, h_theta, h_v, periodic, order):
-    """:func:`kinetic_rate` in plain NumPy (the reference its test compares against)."""
-    def edges(g, axis, wrap):
-        """Right and left edge values of every cell along ``axis``."""
-        if order == 1:
-            return g, g
-        if wrap:
-            back, ahead = np.roll(g, 1, axis), np.roll(g, -1, axis)
-        else:
-            pad = [(0, 0)] * 2
-            pad[axis] = (1, 1)
-            e = np.pad(g, pad, mode="edge")
-            sl = [slice(None)] * 2
-            sl[axis] = slice(0, -2)
-            back = e[tuple(sl)]
-            sl[axis] = slice(2, None)
-            ahead = e[tuple(sl)]
+def axis_velocity(velocity: np.ndarray, shape: tuple[int, ...], k: int) -> np.ndarray:
+    """A velocity broadcastable to ``shape`` that does not vary along axis ``k``, as the
+    (n_0⋯n_{k−1}, n_{k+1}⋯) array :func:`kinetic_rate` takes for that axis."""
+    full = np.broadcast_to(velocity, shape).take(0, axis=k)
+    return np.ascontiguousarray(full, dtype=float).reshape(
+        int(np.prod(shape[:k], dtype=np.int64)), -1)
+
+
+def kinetic_rate_numpy(f, velocity, c, w_plus, w_minus, h, periodic, order):
+    """:func:`kinetic_rate` in plain NumPy for a phase-space array of any rank (the reference its
+    test compares against): per axis k, ``velocity[k]`` broadcast to ``f.shape`` (the cell
+    velocity; on the v axes the force), ``c[k]``, ``w_plus[k]``, ``w_minus[k]`` per face."""
+    rate = np.zeros_like(f)
+    for k in range(f.ndim):
+        g = np.moveaxis(f, k, 0)
+        u = np.moveaxis(np.broadcast_to(velocity[k], f.shape), k, 0)
+        shape = (-1,) + (1,) * (f.ndim - 1)
+        back, ahead = (np.roll(g, 1, 0), np.roll(g, -1, 0)) if periodic[k] else (
+            np.concatenate([g[:1], g[:-1]]), np.concatenate([g[1:], g[-1:]]))
         da, db = g - back, ahead - g
         slope = np.where(da * db <= 0, 0.0, np.where(np.abs(da) < np.abs(db), da, db))
-        return g + 0.5 * slope, g - 0.5 * slope
-
-    right, left = edges(f, 0, periodic)
-    up = v[None, :] > 0
-    if periodic:
-        value = np.where(up, right, np.roll(left, -1, 0))
-        flux = v[None, :] * value / h_theta
-        rate = -flux + np.roll(flux, 1, 0)
-    else:
-        value = np.where(up, right[:-1], left[1:])
-        flux = v[None, :] * value / h_theta
-        rate = np.zeros_like(f)
-        rate[:-1] -= flux
-        rate[1:] += flux
-    top, bottom = edges(f, 1, False)
-    u = a[:, None] + c[None, :]
-    value = np.where(u > 0, top[:, :-1], bottom[:, 1:])
-    flux = (u * value + (w_plus * f[:, :-1] - w_minus * f[:, 1:]) / h_v) / h_v
-    rate[:, :-1] -= flux
-    rate[:, 1:] += flux
+        if order == 1:
+            slope = 0.0 * slope
+        right_edge, left_edge = g + 0.5 * slope, g - 0.5 * slope
+        nxt = np.roll(g, -1, 0) if periodic[k] else g[1:]
+        faces = nxt.shape[0]
+        speed = u[:faces] + np.reshape(c[k], shape)
+        value = np.where(speed > 0, right_edge[:faces], np.roll(left_edge, -1, 0)[:faces])
+        flux = (speed * value + (np.reshape(w_plus[k], shape) * g[:faces]
+                                 - np.reshape(w_minus[k], shape) * nxt) / h[k]) / h[k]
+        r = np.zeros_like(g)
+        r[:faces] -= flux
+        if periodic[k]:
+            r += np.roll(flux, 1, 0)
+        else:
+            r[1:] += flux
+        rate += np.moveaxis(r, 0, k)
     return rate

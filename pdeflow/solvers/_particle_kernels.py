@@ -1,4 +1,5 @@
-"""Numba kernels of the particle solver: the position update, pair sums and the blob velocity.
+"""Numba kernels of the particle solver: the position update, pair sums, the blob velocity and
+the kernel density estimate at the particles.
 
 Positions are ``X`` of shape ``(N, d)``, d = 1, 2, 3; weights ``w`` of shape ``(N,)``. A grid is
 given by its lower corner ``lo``, cell widths ``h``, cells per axis ``n`` and ``periodic`` flags.
@@ -262,6 +263,45 @@ def blob_velocity_serial(X, w, rho_eps, eps, m, D, cutoff, period, ncell, cell_o
     for i in range(X.shape[0]):
         _blob_velocity_at(i, X, w, rho_eps, eps, m, D, cutoff, period, ncell, cell_of, order,
                           starts, out)
+
+
+# -- the kernel density estimate at the particles (weighted particles with the entropy) ----------
+@njit(cache=True, inline="always")
+def _kde_at(i, X, w, inv_h, period):
+    """Σ_j w_j exp(−Σ_k (X_ik − X_jk)² / 2h_k²) (without the normalisation)."""
+    N, d = X.shape
+    acc = 0.0
+    for j in range(N):
+        r2 = 0.0
+        for k in range(d):
+            dk = _displacement(X, i, j, k, period) * inv_h[k]
+            r2 += dk * dk
+        acc += w[j] * math.exp(-0.5 * r2)
+    return acc
+
+
+@njit(cache=True, parallel=True)
+def kde_direct(X, w, h, period, out):
+    """out_i = ρ_h(X_i) = Σ_j w_j K_h(X_i − X_j), Gaussian K_h of widths h_k, in parallel over i."""
+    d = X.shape[1]
+    inv_h = 1.0 / h
+    norm = 1.0
+    for k in range(d):
+        norm *= inv_h[k] / math.sqrt(2.0 * math.pi)
+    for i in prange(X.shape[0]):
+        out[i] = norm * _kde_at(i, X, w, inv_h, period)
+
+
+@njit(cache=True)
+def kde_direct_serial(X, w, h, period, out):
+    """:func:`kde_direct` on one thread."""
+    d = X.shape[1]
+    inv_h = 1.0 / h
+    norm = 1.0
+    for k in range(d):
+        norm *= inv_h[k] / math.sqrt(2.0 * math.pi)
+    for i in range(X.shape[0]):
+        out[i] = norm * _kde_at(i, X, w, inv_h, period)
 
 
 # -- the pair sums' entry point (Python) ------------------------------------------------------------

@@ -10,8 +10,9 @@ Fluxes (one concept each, in :mod:`pdeflow.solvers._fv_kernels`):
 Time stepping (``scheme``):
 
 - ``scheme="auto"`` (the default): chosen from the problem at t = 0 and recorded with the run
-  (``scheme_choice``): split for pure diffusion, error-controlled rkl2 for diffusion-limited
-  linear Fokker–Planck and the porous medium without drift, explicit otherwise
+  (``scheme_choice``): split for pure diffusion and for linear Fokker–Planck with a separable
+  potential (the exact propagator), error-controlled rkl2 for the other diffusion-limited
+  problems (mesh Péclet number ≤ 1) and the porous medium without drift, explicit otherwise
   (:mod:`pdeflow.solvers.fv_auto`).
 - ``scheme="explicit"``: SSP-RK3 (Shu–Osher) with an adaptive step ``dt = cfl · dt_max`` where
   ``dt_max`` is the positivity limit of forward Euler (SG: 1/Σ_k 2 max rate_k; CCH:
@@ -25,8 +26,9 @@ Time stepping (``scheme``):
   rejection (:mod:`pdeflow.solvers.fv_rkl`).
 - ``scheme="split"`` (U = D ρ log ρ): Strang splitting of the exact diffusion (one positive,
   column-stochastic matrix exponential per axis) and the drift ∇·(ρ∇Φ) by SSP-RK2 at the drift's
-  CFL limit; without a drift (heat) one step is the exact semi-discrete solution
-  (:mod:`pdeflow.solvers.fv_split`).
+  CFL limit; without a drift (heat), and for a static separable potential V = Σ_k V_k(x_k)
+  (Ornstein–Uhlenbeck), where the SG operator is a Kronecker sum of per-axis generators, one
+  step is the exact semi-discrete solution (:mod:`pdeflow.solvers.fv_split`).
 - ``scheme="implicit"``: linearly implicit Euler, (I − dt L[ρⁿ]) ρⁿ⁺¹ = ρⁿ with the nonlinear
   coefficients frozen at ρⁿ, an M-matrix with unit column sums (positive and conservative at
   every dt, by construction), the step halved where the energy would rise
@@ -380,7 +382,7 @@ class FiniteVolume(StepperBase):
             return self.implicit.summary()
         if self.scheme == "split":
             time_scheme = self.split.time_scheme
-            spatial = "3-point Laplacian (exact in time) + carrillo-chertock-huang drift, minmod"
+            spatial = self.split.spatial_scheme
             rejected = self.split.rejected
         else:
             time_scheme = "SSP-RK3 (third order; positive within the CFL limit)"

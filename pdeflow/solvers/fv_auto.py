@@ -6,7 +6,13 @@ What the work–precision measurements (``benchmarks/work_precision.py``, 2D 256
 
 - U = D ρ log ρ and Φ uniform (the heat equation): ``split``, the exact propagator (positive
   per-axis matrix exponentials), one step per snapshot interval.
-- U = D ρ log ρ, Φ = V (linear Fokker–Planck) with mesh Péclet number max|ΔV|/D ≤ 1, where the
+- U = D ρ log ρ, Φ = V(x) = Σ_k V_k(x_k) separable (Ornstein–Uhlenbeck), no interaction:
+  ``split``, which is then the exact propagator of the Scharfetter–Gummel system (the operator
+  is a Kronecker sum of per-axis generators: :func:`~pdeflow.solvers.fv_split.separable_generators`),
+  one step per snapshot, at any mesh Péclet number (Ornstein–Uhlenbeck 256² to t = 1: the
+  spatial error exactly, 1.432e-4, in 0.03–0.13 s against the SG stencil's 0.67 s).
+- U = D ρ log ρ, Φ = V (linear Fokker–Planck, V not separable) with mesh Péclet number
+  max|ΔV|/D ≤ 1, where the
   explicit step limit is set by the diffusion: ``rkl2`` (Ornstein–Uhlenbeck: 0.5× the stencil's
   time). The operator is then self-adjoint in ℓ²(1/π), so its eigenvalues are real, where the
   RKL2 stability interval lies. Beyond Péclet 1 the drift sets the limit and super-steps gain
@@ -36,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._fv_kernels import largest_jumps
-from .fv_split import MAX_AXIS
+from .fv_split import MAX_AXIS, separable_generators
 
 PECLET = 1.0
 """Above this mesh Péclet number max|ΔV|/D the drift, not the diffusion, limits the step."""
@@ -57,6 +63,10 @@ def choose_scheme(fv) -> tuple[str, str]:
             return "split", "pure diffusion: the exact propagator, one step per snapshot"
         return "rkl2", (f"pure diffusion on an axis of more than {MAX_AXIS} cells (too long for "
                         "the split scheme's dense factors): super-time-stepping")
+    if not interaction and max(fv.grid.shape) <= MAX_AXIS and separable_generators(fv):
+        return "split", ("linear Fokker-Planck with a separable potential V = sum_k V_k(x_k): the "
+                         "exact propagator of the SG system (positive per-axis factors), one "
+                         "step per snapshot")
     jumps = largest_jumps(np.ascontiguousarray(phi), fv.periodic, np.zeros(fv.grid.ndim))
     peclet = float(jumps.max()) / fv.entropy_D
     if peclet > PECLET:

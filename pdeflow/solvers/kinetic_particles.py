@@ -11,7 +11,7 @@ law (weak order 2) and exact for the velocity relaxation at any step; at T = 0 i
 symmetric (Störmer–Verlet-like) splitting of damped Newton dynamics.
 
 A particle is a row (θ_1..θ_d, v_1..v_d) of ``position``; on a problem with a phase-space grid
-(d = 1) the grid is a window for deposits and plots (particles leave it freely; a periodic θ
+(d = 1 or 2) the grid is a window for deposits and plots (particles leave it freely; a periodic θ
 axis wraps them).
 """
 
@@ -58,19 +58,17 @@ class KineticParticles(StepperBase):
         self.dt = options.dt
         self.max_steps = options.max_steps
         self.noise = np.empty_like(self.v)
-        grid = problem.grid
-        self.wrap = None
-        if grid is not None and grid.periodic[0]:
-            self.wrap = grid.bounds[0]
+        grid = problem.grid  # periodic θ axes wrap the particles: (axis, low, high)
+        self.wrap = [] if grid is None else [
+            (k, *grid.bounds[k]) for k in range(self.d) if grid.periodic[k]]
 
     def _kick(self, h: float) -> None:
         self.v += h * self.field.at(self.theta, self.w)
 
     def _drift(self, h: float) -> None:
         self.theta += h * self.v
-        if self.wrap is not None:
-            low, high = self.wrap
-            self.theta[:, 0] = low + np.mod(self.theta[:, 0] - low, high - low)
+        for k, low, high in self.wrap:
+            self.theta[:, k] = low + np.mod(self.theta[:, k] - low, high - low)
 
     def step(self, remaining: float) -> float:
         """B A O A B (module docstring)."""

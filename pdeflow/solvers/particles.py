@@ -43,15 +43,19 @@ every snapshot); a resumed run draws the same random numbers and its snapshots e
 uninterrupted run's bitwise (on the same machine and thread count). A random run whose snapshot
 has no checkpoint (a file from before checkpoints) starts again from t = 0.
 
+Fisher–Rao and WFR flows (``metric=``): the weights react, dw_i/dt = −α w_i (ξ(X_i) − ξ̄), the
+entropy's log ρ at the particles by a kernel density estimate (``kde``, ``kde_bandwidth``), with
+optional birth–death resampling (``resample``): :mod:`~._particle_reaction`, :mod:`~._particle_kde`.
+
 Diagnostics per snapshot: mass Σw; second moment Σ w|X|²; mean and (co)variance per axis; the
 energy of the CIC density on the problem's grid, ``problem.energy.on(grid).value(ρ_CIC)`` (for
 the entropy it carries the particle noise: D ∫ρ log ρ of a histogram of N particles sits above
 the continuum value by about D M cells_in_support / (2N), less for the smoother CIC deposit);
 the largest CIC density. With low-rank terms the potential and interaction energies are those of
 the particles themselves, ``Σ_i w_i V(X_i) + (s/2) Σ_k m_k²`` (exact; the network's risk minus
-(1/2n)Σ y_k²), plus the internal energy of the CIC density (left out without a grid). With an
-interaction,
-a largest CIC density above ``blowup_density`` (default 0.1 M/|cell|, as the finite-volume
+(1/2n)Σ y_k²), plus the internal energy of the CIC density (left out without a grid); so are
+they with reacting weights, which add ``reaction_dissipation`` and ``ess`` = (Σw)²/Σw². With an
+interaction, a largest CIC density above ``blowup_density`` (default 0.1 M/|cell|, as the finite-volume
 solver) raises :class:`~pdeflow.solvers.driver.BlowUp`.
 """
 
@@ -62,7 +66,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..deposit import cic_density, grid_arrays, interpolate, sample_particles
+from ..deposit import cic_density, grid_arrays, initial_scale, interpolate, sample_particles
 from ..domain import is_grid
 from ..energy import Entropy, PowerLaw
 from ..errors import PdeflowError
@@ -71,7 +75,8 @@ from . import _particle_kernels as pk
 from ._network_drift import feature_drifts
 from ._particle_blob import BlobDrift, default_blob_width
 from ._particle_interactions import InteractionDrift, grid_gradient
-from ._particle_reaction import WeightReaction, reaction_refusal
+from ._particle_kde import KernelDensity
+from ._particle_reaction import RESAMPLE, WeightReaction, effective_size, reaction_refusal
 from .method import Method, Options, max_steps_option, option, seed_option
 from .stepper import BlowUp, StepperBase, default_blowup_density, land
 
@@ -115,6 +120,14 @@ class ParticlesOptions(Options):
     max_steps: int = max_steps_option()
     batch_size: int | None = option(None, "minibatch size of the low-rank (network) terms "
                                     "(default: all data, gradient descent)", "count", low=1)
+    kde: str = option("auto", "weighted particles with the entropy: log rho there by a Gaussian "
+                      "KDE, O(N^2) sums or binned (auto: binned in 1D/2D above 100/500 particles)",
+                      "choice", choices=("auto", "direct", "binned"))
+    kde_bandwidth: float | None = option(None, "the KDE's bandwidth (default Scott's rule, every "
+                                         "step)", "positive", units="length")
+    resample: str = option("none", "weighted particles: birth-death (systematic) resampling when "
+                           "the ESS falls below resample_below x N", "choice", choices=RESAMPLE)
+    resample_below: float = option(0.5, "the ESS fraction that triggers resampling", "fraction")
     partitions: int | None = option(None, "runs on Dask (solve(..., client=)): particle partitions "
                                     "(default: one per worker)", "count", low=1, limit=4096)
 
@@ -183,8 +196,15 @@ class Particles(StepperBase):
                                              self.scale, self.periodic, self.period)
         self.interaction, self.softening = self.interactions.mode, self.interactions.softening
         self.metric = problem.metric
-        self.reaction = (WeightReaction(self.energy, self.metric, self.features)
-                         if self.metric.reaction else None)
+        self.reaction = None
+        if self.metric.reaction:  # weighted particles (and the entropy's KDE)
+            density = KernelDensity(options.kde, options.kde_bandwidth, self.N, self.d, self.lo,
+                                    self.hi, self.period) if self.energy.internal is not None else None
+            self.reaction = WeightReaction(self.energy, self.metric, self.features, density,
+                                           options.resample, options.resample_below)
+        elif options.resample != "none":
+            raise PdeflowError(f"resample={options.resample!r} is for weighted particles (a "
+                               "Fisher-Rao part: metric=pf.FisherRao or WassersteinFisherRao)")
         self.noise = np.zeros((self.N, self.d) if self.brownian_D else (0, self.d))
         if blowup_density is None and self.energy.interactions and grid is not None:
             blowup_density = default_blowup_density(self.mass, grid.cell_volume)
@@ -290,7 +310,7 @@ class Particles(StepperBase):
         periodic axes."""
         if not self.metric.transport:  # Fisher–Rao alone: the atoms stay, their weights react
             dt = land(min(self.dt, remaining), remaining)
-            self.reaction.step(self.X, self.w, dt)
+            self.reaction.step(self.X, self.w, dt, self.rng)
             return dt
         dt = land(min(self.dt, self.velocity(self.X, self.v), remaining), remaining)
         amplitude = 0.0
@@ -300,7 +320,7 @@ class Particles(StepperBase):
         pk.advance_positions(self.X, self.v, self.noise, dt, amplitude, self.lo, self.hi,
                              self.periodic, self.walls)
         if self.reaction is not None:  # Lie splitting: transport, then the weights' reaction
-            self.reaction.step(self.X, self.w, dt)
+            self.reaction.step(self.X, self.w, dt, self.rng)
         return dt
 
     def peak_density(self) -> float | None:
@@ -315,7 +335,8 @@ class Particles(StepperBase):
         the step statistics."""
         return {"rng": self.rng.bit_generator.state, "steps": self.steps,
                 "dt_min": float(self.dt_min) if np.isfinite(self.dt_min) else None,
-                "dt_max": float(self.dt_max)}
+                "dt_max": float(self.dt_max),
+                **(self.reaction.summary() if self.reaction is not None else {})}
 
     def restore(self, t: float, fields: dict, checkpoint: dict | None = None) -> bool:
         """Continue from a stored snapshot: its positions and the generator of its checkpoint.
@@ -324,7 +345,8 @@ class Particles(StepperBase):
         counters restart), and a random one (Brownian noise, minibatches) returns False: its
         random stream cannot continue, so the run starts again.
         """
-        random = self.brownian_D > 0 or any(drift.b < drift.n for drift in self.features)
+        random = (self.brownian_D > 0 or any(drift.b < drift.n for drift in self.features)
+                  or (self.reaction is not None and self.reaction.resample != "none"))
         if (not checkpoint or "rng" not in checkpoint) and random:
             return False
         X = np.asarray(fields["position"], dtype=float)
@@ -341,6 +363,8 @@ class Particles(StepperBase):
             dt_min = checkpoint["dt_min"]
             self.dt_min = np.inf if dt_min is None else float(dt_min)
             self.dt_max = float(checkpoint["dt_max"])
+            if self.reaction is not None:
+                self.reaction.resample_events = int(checkpoint.get("resample_events", 0))
         return True
 
     # -- output ----------------------------------------------------------------------------------
@@ -369,6 +393,7 @@ class Particles(StepperBase):
             out["energy"] = self.particle_energy(rho)
         if self.reaction is not None:
             out["reaction_dissipation"] = self.reaction.dissipation(X, w)
+            out["ess"] = effective_size(w)
         for k, a in enumerate(self.names):
             out[f"mean_{a}"] = float(mean[k])
             out[f"var_{a}"] = float(cov[k, k])
@@ -395,7 +420,7 @@ class Particles(StepperBase):
                "diffusion_mode": self.diffusion, "fixed_step": bool(self.features)}
         if self.eps is not None:
             out["blob_width"] = self.eps
-        return out
+        return {**out, **(self.reaction.summary() if self.reaction is not None else {})}
 
 
 # -- helpers (plain NumPy; the loops live in _particle_kernels) ---------------------------------
@@ -470,14 +495,3 @@ METHOD = Method(
     summary="particles: Euler-Maruyama or the blob method for the entropy, pair sums or "
             "particle-mesh for interactions; also networks given by their neurons",
 )
-
-
-def initial_scale(rho: np.ndarray, grid: Grid) -> float:
-    """ℓ: the root-mean-square standard deviation per axis of the piecewise-constant ``rho``."""
-    M = grid.integrate(rho)
-    variances = []
-    for k, c in enumerate(grid.coords()):
-        mean = grid.integrate(c * rho) / M
-        variances.append(grid.integrate((c - mean) ** 2 * rho) / M + grid.dx[k] ** 2 / 12)
-    return float(np.sqrt(np.mean(variances)))
-
