@@ -280,14 +280,20 @@ def _kde_at(i, X, w, inv_h, period):
     return acc
 
 
+@njit(cache=True)
+def _gaussian_norm(inv_h):
+    """Π_k 1/(√(2π) h_k): the normalisation of the product Gaussian of widths h_k."""
+    norm = 1.0
+    for k in range(inv_h.shape[0]):
+        norm *= inv_h[k] / math.sqrt(2.0 * math.pi)
+    return norm
+
+
 @njit(cache=True, parallel=True)
 def kde_direct(X, w, h, period, out):
     """out_i = ρ_h(X_i) = Σ_j w_j K_h(X_i − X_j), Gaussian K_h of widths h_k, in parallel over i."""
-    d = X.shape[1]
     inv_h = 1.0 / h
-    norm = 1.0
-    for k in range(d):
-        norm *= inv_h[k] / math.sqrt(2.0 * math.pi)
+    norm = _gaussian_norm(inv_h)
     for i in prange(X.shape[0]):
         out[i] = norm * _kde_at(i, X, w, inv_h, period)
 
@@ -295,11 +301,8 @@ def kde_direct(X, w, h, period, out):
 @njit(cache=True)
 def kde_direct_serial(X, w, h, period, out):
     """:func:`kde_direct` on one thread."""
-    d = X.shape[1]
     inv_h = 1.0 / h
-    norm = 1.0
-    for k in range(d):
-        norm *= inv_h[k] / math.sqrt(2.0 * math.pi)
+    norm = _gaussian_norm(inv_h)
     for i in range(X.shape[0]):
         out[i] = norm * _kde_at(i, X, w, inv_h, period)
 
