@@ -41,12 +41,12 @@ def test_numerical_breakdown_of_a_step_is_a_clear_error_and_the_run_is_marked_fa
         pf.solve(problem, 0.01, snapshots=2, store=path, scheme="implicit", max_steps=3000,
                  progress=False)
     # and a step that still breaks down numerically ends the run as "failed", with a clear error
-    from pdeflow.solvers.fv import ImplicitEuler
+    from pdeflow.solvers.fv_implicit import LinearlyImplicit
 
     def singular(self, dt):
         raise RuntimeError("Factor is exactly singular")
 
-    monkeypatch.setattr(ImplicitEuler, "step", singular)
+    monkeypatch.setattr(LinearlyImplicit, "step", singular)
     tame = pf.problems.keller_segel(grid, pf.uniform(grid, 1.0), chi=1.0)
     with pytest.raises(pf.PdeflowError) as err:
         pf.solve(tame, 0.01, snapshots=2, store=path, scheme="implicit", dt=1e-3, progress=False)
