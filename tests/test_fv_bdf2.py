@@ -11,7 +11,7 @@ import scipy.fft
 import scipy.linalg
 from conftest import interrupt_advance
 from hypothesis import HealthCheck, given, settings
-from test_fv_implicit import _assert_raw_properties, implicit_problems
+from test_fv_implicit import _assert_raw_properties, _raw_steps, implicit_problems
 from test_fv_time_order import _setup
 
 import pdeflow as pf
@@ -135,15 +135,7 @@ def test_bdf2_run_records_its_guarantees(tmp_path):
 @given(implicit_problems())
 def test_raw_bdf2_step_is_positive_conservative_and_energy_decreasing(case):
     problem, factor = case
-    stepper = make_stepper(problem, 1.0, scheme="bdf2", blowup_density=np.inf,
-                           implicit_factor=factor)
-    grid = problem.grid
-    states = [(grid.integrate(stepper.rho), stepper.rho.min(),
-               stepper.energy.value_and_scale(stepper.rho))]
-    for _ in range(6):
-        stepper.t += stepper.implicit.step(1e9)
-        states.append((grid.integrate(stepper.rho), stepper.rho.min(),
-                       stepper.energy.value_and_scale(stepper.rho)))
+    _, states = _raw_steps(problem, 6, scheme="bdf2", implicit_factor=factor)
     _assert_raw_properties(states)
 
 

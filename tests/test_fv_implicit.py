@@ -34,9 +34,10 @@ def _strong_aggregation(n=160):
     return pf.problems.aggregation_diffusion(grid, pf.gaussian(grid, 0.5, 1.5), energy)
 
 
-def _raw_steps(problem, steps, **options):
-    """Drive the implicit stepper one accepted step at a time; return its state after each."""
-    stepper = make_stepper(problem, 1.0, scheme="implicit", blowup_density=np.inf, **options)
+def _raw_steps(problem, steps, scheme="implicit", **options):
+    """Drive the implicit (or bdf2) stepper one accepted step at a time; return its state after
+    each."""
+    stepper = make_stepper(problem, 1.0, scheme=scheme, blowup_density=np.inf, **options)
     grid = problem.grid
     states = [(grid.integrate(stepper.rho), stepper.rho.min(), stepper.energy.value_and_scale(
         stepper.rho))]

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_fv_implicit import _assert_raw_properties, implicit_problems
+from test_fv_implicit import _assert_raw_properties, _raw_steps, implicit_problems
 
 import pdeflow as pf
 import pdeflow.solvers.fv_linear as fv_linear
@@ -167,13 +167,6 @@ def test_auto_iterates_for_keller_segel_and_factorises_for_the_porous_medium():
 @given(implicit_problems(), st.sampled_from(["implicit", "bdf2"]))
 def test_raw_krylov_step_is_positive_conservative_and_energy_decreasing(case, scheme):
     problem, factor = case
-    stepper = make_stepper(problem, 1.0, scheme=scheme, blowup_density=np.inf,
-                           implicit_factor=factor, linear_solver="krylov")
-    grid = problem.grid
-    states = [(grid.integrate(stepper.rho), stepper.rho.min(),
-               stepper.energy.value_and_scale(stepper.rho))]
-    for _ in range(6):
-        stepper.t += stepper.implicit.step(1e9)
-        states.append((grid.integrate(stepper.rho), stepper.rho.min(),
-                       stepper.energy.value_and_scale(stepper.rho)))
+    _, states = _raw_steps(problem, 6, scheme=scheme, implicit_factor=factor,
+                           linear_solver="krylov")
     _assert_raw_properties(states)
